@@ -1,0 +1,65 @@
+#include "common/test_util.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "xfmr/core/random.h"
+
+namespace xfmr::test {
+
+std::filesystem::path shared_dir() {
+  if (const char* e = std::getenv("XFMR_SHARED_DIR"); e && *e) return e;
+  return XFMR_SHARED_DIR;
+}
+
+std::filesystem::path fixture_dir(const char* env_var, const std::string& relative) {
+  if (env_var) {
+    if (const char* e = std::getenv(env_var); e && *e) return e;
+  }
+  auto p = shared_dir() / relative;
+  return std::filesystem::exists(p) ? p : std::filesystem::path();
+}
+
+std::string compare_close(const Tensor& actual, const Tensor& expected, double atol, double rtol) {
+  if (!actual.defined() || !expected.defined()) return "undefined tensor in comparison";
+  if (actual.shape() != expected.shape()) {
+    std::ostringstream os;
+    os << "shape mismatch: got " << actual.describe() << ", expected " << expected.describe();
+    return os.str();
+  }
+  Tensor a = actual.to(DType::F64).contiguous(), e = expected.to(DType::F64).contiguous();
+  const double* pa = a.data<double>();
+  const double* pe = e.data<double>();
+  int64_t bad = 0, worst = -1;
+  double worst_excess = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    double x = pa[i], y = pe[i];
+    bool ok;
+    if (std::isinf(y) || std::isnan(y)) ok = (x == y) || (std::isnan(x) && std::isnan(y));
+    else ok = std::isfinite(x) && std::fabs(x - y) <= atol + rtol * std::fabs(y);
+    if (!ok) {
+      ++bad;
+      double excess = std::isfinite(x) && std::isfinite(y) ? std::fabs(x - y) - (atol + rtol * std::fabs(y)) : 1e300;
+      if (worst < 0 || excess > worst_excess) {
+        worst = i;
+        worst_excess = excess;
+      }
+    }
+  }
+  if (bad == 0) return "";
+  std::ostringstream os;
+  os.precision(9);
+  os << bad << " of " << a.numel() << " elements differ (atol " << atol << ", rtol " << rtol << "); worst at flat index "
+     << worst << ": got " << pa[worst] << ", expected " << pe[worst];
+  return os.str();
+}
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Generator g(seed);
+  Tensor t = Tensor::empty(shape);
+  uniform_(t, -1.f, 1.f, g);
+  return t;
+}
+
+}  // namespace xfmr::test
