@@ -14,3 +14,8 @@ if(XFMR_SANITIZE)
                                                -fno-sanitize-recover=undefined)
   target_link_options(xfmr_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(XFMR_BUILD_FUZZ)
+  # Instrument the whole library for coverage-guided fuzzing (the fuzz targets add -fsanitize=fuzzer).
+  target_compile_options(xfmr_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(xfmr_flags INTERFACE -fsanitize=address,undefined)
+endif()
