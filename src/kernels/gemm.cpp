@@ -7,6 +7,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "xfmr/core/parallel.h"
 
@@ -48,7 +49,7 @@ struct GemmKeyHash {
 
 struct Cached {
   dnnl::matmul prim;
-  memory::desc a, b, c, bias;
+  memory::desc a, b, c, bias, scratch;
 };
 
 struct Context {
@@ -86,6 +87,10 @@ Cached create(const GemmKey& key) {
   c.b = memory::desc(b_dims, memory::data_type::f32, b_str);
   c.c = memory::desc(c_dims, memory::data_type::f32, c_str);
   dnnl::primitive_attr attr;
+  // Our own scratchpad per call: oneDNN's default (library-managed) scratchpad is shared between
+  // threads in builds without DNNL_ENABLE_CONCURRENT_EXEC, and we run small GEMMs concurrently
+  // from several threads (attention heads).
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (key.alpha != 1.0f) attr.set_output_scales(0, {key.alpha});
   if (key.beta != 0.0f) {
     dnnl::post_ops po;
@@ -96,9 +101,13 @@ Cached create(const GemmKey& key) {
     memory::dims bd = c_dims.size() == 3 ? memory::dims{1, 1, key.n} : memory::dims{1, key.n};
     c.bias = memory::desc(bd, memory::data_type::f32, c_dims.size() == 3 ? memory::dims{key.n, key.n, 1}
                                                                         : memory::dims{key.n, 1});
-    c.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(c.a, c.b, c.bias, c.c), attr, e));
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(c.a, c.b, c.bias, c.c), attr, e);
+    c.scratch = pd.scratchpad_desc();
+    c.prim = dnnl::matmul(pd);
   } else {
-    c.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(c.a, c.b, c.c), attr, e));
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(c.a, c.b, c.c), attr, e);
+    c.scratch = pd.scratchpad_desc();
+    c.prim = dnnl::matmul(pd);
   }
   return c;
 }
@@ -144,6 +153,13 @@ void run(const GemmKey& key, const float* a, const float* b, const float* bias, 
                                        {DNNL_ARG_WEIGHTS, memory(p.b, e, const_cast<float*>(b))},
                                        {DNNL_ARG_DST, memory(p.c, e, c)}};
   if (key.bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, e, const_cast<float*>(bias)));
+  size_t scratch_bytes = p.scratch.get_size();
+  if (scratch_bytes > 0) {
+    thread_local std::vector<uint8_t> scratch;  // grows to the largest need, reused across calls
+    if (scratch.size() < scratch_bytes + 64) scratch.resize(scratch_bytes + 64);
+    void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratch, e, aligned));
+  }
   p.prim.execute(s, args);
   s.wait();
 }
