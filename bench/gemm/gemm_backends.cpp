@@ -21,7 +21,8 @@
 //   ROW  backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct
 //   PACK backend N K threads us                 (weight packing cost, excluded from ROW)
 //   OVH  what threads us                         (primitive creation / call overheads)
-//   TRAIN N K M threads plain_us packed_us reorder_us   (forward and backward-data products)
+//   TRAIN pass N K M threads plain_us packed_us reorder_us   (forward and backward-data products)
+//   LOWP dtype M N K threads us GOP/s implementation     (int8 / bf16 packed matmul, for later)
 #include <omp.h>
 
 #include <algorithm>
@@ -73,7 +74,7 @@ struct Options {
   std::map<int, double> peak;  // FP32 GFLOP/s per thread count (from peak_fma)
   std::string tag;             // appended to backend names (e.g. the OpenBLAS core type)
   double cold_mb = 256;
-  bool cold = true, main_table = true, small = true, overhead = true, train = true;
+  bool cold = true, main_table = true, small = true, overhead = true, train = true, lowp = true;
   std::string only;  // run only backends whose name contains this
 };
 Options opt;
@@ -626,6 +627,55 @@ void run_train() {
 }
 #endif
 
+#if defined(GEMM_BENCH_DNNL)
+// ---------------------------------------------------------------------------------------------
+// Room for later dtypes: the same pre-packed matmul with int8 weights (u8 activations · s8 weights,
+// s32 accumulation on VNNI, f32 output with a scale) and with bf16 (this CPU has no avx512_bf16,
+// so oneDNN 2.6 has no fast bf16 matmul here; the implementation name shows what it falls back to).
+// Execute time only (activation quantisation not included). LOWP dtype M N K threads us GOP/s impl
+void run_lowp() {
+  for (int t : opt.threads) {
+    omp_set_num_threads(t);
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{768, 768}, {2304, 768}, {3072, 768}, {768, 3072}})
+      for (int64_t m : {1, 16, 128, 512})
+        for (bool bf16 : {false, true}) {
+          auto sdt = bf16 ? memory::data_type::bf16 : memory::data_type::u8;
+          auto wdt = bf16 ? memory::data_type::bf16 : memory::data_type::s8;
+          memory::desc src({m, k}, sdt, memory::dims{k, 1}), dst({m, n}, memory::data_type::f32, memory::dims{n, 1});
+          memory::desc w_any({k, n}, wdt, memory::format_tag::any), w_plain({k, n}, wdt, memory::dims{1, k});
+          dnnl::primitive_attr attr;
+          if (!bf16) attr.set_output_scales(0, {0.01f});
+          dnnl::matmul::primitive_desc pd;
+          try {
+            pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, w_any, dst), attr, eng());
+          } catch (const dnnl::error& e) {
+            std::printf("LOWP\t%s\t%ld\t%ld\t%ld\t%d\t-\t-\tunsupported\n", bf16 ? "bf16" : "int8", (long)m,
+                        (long)n, (long)k, t);
+            continue;
+          }
+          std::string impl = pd.impl_info_str();
+          bool slow = impl.find("ref") != std::string::npos;
+          if ((slow || bf16) && m > 128) continue;  // slow paths: M <= 128 shows the picture
+          dnnl::matmul prim(pd);
+          memory sm(src, eng()), dm(dst, eng()), wp(pd.weights_desc(), eng()), wplain(w_plain, eng());
+          std::memset(sm.get_data_handle(), 1, src.get_size());
+          std::memset(wplain.get_data_handle(), 1, w_plain.get_size());
+          dnnl::stream st(eng());
+          dnnl::reorder(dnnl::reorder::primitive_desc(eng(), w_plain, eng(), pd.weights_desc()))
+              .execute(st, wplain, wp);
+          st.wait();
+          Stats s = time_calls([&](size_t) {
+            prim.execute(st, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wp}, {DNNL_ARG_DST, dm}});
+            st.wait();
+          });
+          std::printf("LOWP\t%s\t%ld\t%ld\t%ld\t%d\t%.2f\t%.2f\t%s\n", bf16 ? "bf16" : "int8", (long)m, (long)n,
+                      (long)k, t, s.median * 1e6, 2.0 * m * n * k / s.median / 1e9, impl.c_str());
+          std::fflush(stdout);
+        }
+  }
+}
+#endif
+
 std::vector<int> parse_ints(const char* s) {
   std::vector<int> v;
   std::string str(s);
@@ -676,11 +726,12 @@ int main(int argc, char** argv) {
     else if (a == "--no-small") opt.small = false;
     else if (a == "--no-overhead") opt.overhead = false;
     else if (a == "--no-train") opt.train = false;
+    else if (a == "--no-lowp") opt.lowp = false;
     else if (a == "--only") opt.only = next();
     else {
       std::fprintf(stderr,
                    "usage: %s [--threads 1,2] [--reps N] [--min-ms MS] [--peak 1:G,2:G] [--tag SUFFIX] [--cold-mb MB]\n"
-                   "          [--no-cold] [--no-main] [--no-small] [--no-overhead] [--no-train] [--only NAME]\n",
+                   "          [--no-cold] [--no-main] [--no-small] [--no-overhead] [--no-train] [--no-lowp] [--only NAME]\n",
                    argv[0]);
       return 2;
     }
@@ -715,6 +766,7 @@ int main(int argc, char** argv) {
 #if defined(GEMM_BENCH_DNNL)
   if (opt.overhead) run_overhead();
   if (opt.train) run_train();
+  if (opt.lowp) run_lowp();
 #endif
   return 0;
 }
