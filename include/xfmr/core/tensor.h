@@ -29,8 +29,8 @@ struct AutogradMeta {
   bool requires_grad = false;
   std::shared_ptr<Tensor> grad;                 // accumulated gradient of a leaf (or retained)
   std::shared_ptr<autograd::Node> grad_fn;      // producer node for non-leaf tensors
+  std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that accumulates into grad
   int output_nr = 0;                            // which output of grad_fn this tensor is
-  bool retains_grad = false;
 };
 
 struct TensorImpl {

@@ -1,0 +1,1 @@
+xfmr_add_layer(autograd DEPS xfmr_kernels)

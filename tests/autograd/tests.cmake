@@ -1,0 +1,8 @@
+file(GLOB autograd_test_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.cpp)
+add_library(xfmr_gradcheck STATIC ${CMAKE_CURRENT_LIST_DIR}/gradcheck.cpp)
+target_link_libraries(xfmr_gradcheck PUBLIC xfmr_test_common)
+target_include_directories(xfmr_gradcheck PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+list(REMOVE_ITEM autograd_test_srcs ${CMAKE_CURRENT_LIST_DIR}/gradcheck.cpp)
+add_executable(test_autograd ${autograd_test_srcs})
+target_link_libraries(test_autograd PRIVATE xfmr_gradcheck GTest::gtest_main)
+gtest_discover_tests(test_autograd PROPERTIES LABELS "autograd" DISCOVERY_TIMEOUT 60 WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
