@@ -56,7 +56,11 @@ class RobertaProcessing : public PostProcessor {
         byte_level_trim_offsets(e, prefix_);
         for (auto& o : e.overflowing) byte_level_trim_offsets(o, prefix_);
       }
-    if (!add) return encs;
+    if (!add) {
+      // RoBERTa has a single segment: type ids stay 0 even for the pair (what HF returns).
+      for (auto& e : encs) enc::set_type_ids(e, 0);
+      return encs;
+    }
     for (size_t i = 0; i < encs.size(); ++i) encs[i] = wrap(encs[i], {i == 0 ? cls_ : sep_}, {sep_}, 0);
     return encs;
   }

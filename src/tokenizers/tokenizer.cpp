@@ -156,15 +156,16 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& origin)
 }
 
 Tokenizer Tokenizer::from_pretrained(const std::filesystem::path& p) {
-  XFMR_CHECK(std::filesystem::exists(p), "tokenizer: '", p.string(), "' does not exist");
-  std::filesystem::path dir = std::filesystem::is_directory(p) ? p : p.parent_path();
-  if (std::filesystem::is_directory(p) ? std::filesystem::exists(p / "tokenizer.json") : p.extension() == ".json") {
-    std::filesystem::path file = std::filesystem::is_directory(p) ? p / "tokenizer.json" : p;
-    Tokenizer t = from_file(file);
-    if (!dir.empty()) apply_config(*t.impl_, read_tokenizer_config(dir));
-    return t;
-  }
-  return Tokenizer(load_legacy(p));
+  namespace fs = std::filesystem;
+  XFMR_CHECK(fs::exists(p), "tokenizer: '", p.string(), "' does not exist");
+  bool is_dir = fs::is_directory(p);
+  fs::path dir = is_dir ? p : p.parent_path();
+  // A folder with tokenizer.json, or a .json file other than the legacy vocab.json.
+  bool json_file = is_dir ? fs::exists(p / "tokenizer.json") : p.extension() == ".json" && p.filename() != "vocab.json";
+  if (!json_file) return Tokenizer(load_legacy(p));
+  Tokenizer t = from_file(is_dir ? p / "tokenizer.json" : p);
+  apply_config(*t.impl_, read_tokenizer_config(dir.empty() ? fs::path(".") : dir));
+  return t;
 }
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& o) const {
