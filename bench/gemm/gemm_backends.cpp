@@ -18,12 +18,15 @@
 // reference on sampled entries before timing.
 //
 // Output: readable lines plus tab-separated records for bench/gemm/run.sh:
-//   ROW  backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct
+//   ROW  backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct other_cpu_pct
+//        (other_cpu_pct: CPU time other processes used during the measurement, % of one CPU)
 //   PACK backend N K threads us                 (weight packing cost, excluded from ROW)
 //   OVH  what threads us                         (primitive creation / call overheads)
 //   TRAIN pass N K M threads plain_us packed_us reorder_us   (forward and backward-data products)
 //   LOWP dtype M N K threads us GOP/s implementation     (int8 / bf16 packed matmul, for later)
 #include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -57,6 +60,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time used by other processes while we measure: total busy time of all CPUs (/proc/stat)
+// minus our own (getrusage), as a percentage of one CPU. Tells which rows were disturbed by
+// teammates' compilers on this shared 2-vCPU machine.
+struct CpuSample {
+  double busy_s = 0, own_s = 0;
+};
+CpuSample cpu_sample() {
+  CpuSample c;
+  if (FILE* f = std::fopen("/proc/stat", "r")) {
+    unsigned long long v[8] = {};
+    if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                    &v[6], &v[7]) == 8)
+      c.busy_s = static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / sysconf(_SC_CLK_TCK);
+    std::fclose(f);
+  }
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  c.own_s = r.ru_utime.tv_sec + r.ru_stime.tv_sec + 1e-6 * (r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  return c;
+}
+double other_load_pct(const CpuSample& a, const CpuSample& b, double wall_s) {
+  double other = (b.busy_s - a.busy_s) - (b.own_s - a.own_s);
+  return std::max(0.0, 100.0 * other / std::max(wall_s, 1e-3));
+}
 
 struct Stats {
   double median = 0, min = 0, max = 0;
@@ -388,12 +416,15 @@ void run_table(const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes,
             continue;
           }
           size_t nw = p.w.size();
+          CpuSample c0 = cpu_sample();
+          auto w0t = Clock::now();
           Stats s = time_calls([&](size_t i) { be->run(p, i % nw); });
+          double other = other_load_pct(c0, cpu_sample(), seconds_since(w0t));
           double gf = 2.0 * m * n * k / s.median / 1e9;
           double spread = 100.0 * (s.max - s.min) / s.median;
-          std::printf("ROW\t%s\t%s\t%ld\t%ld\t%ld\t%d\t%.2f\t%.2f\t%s\t%.1f\n", name.c_str(),
+          std::printf("ROW\t%s\t%s\t%ld\t%ld\t%ld\t%d\t%.2f\t%.2f\t%s\t%.1f\t%.0f\n", name.c_str(),
                       is_cold ? "cold" : group, (long)m, (long)n, (long)k, t, s.median * 1e6, gf,
-                      peak_pct(gf, t).c_str(), spread);
+                      peak_pct(gf, t).c_str(), spread, other);
           if (be->pack_us() >= 0 && !is_cold && std::string(group) == "main" && m == 128)
             std::printf("PACK\t%s\t%ld\t%ld\t%d\t%.2f\n", name.c_str(), (long)n, (long)k, t, be->pack_us());
           std::fflush(stdout);
@@ -754,7 +785,7 @@ int main(int argc, char** argv) {
               bli_arch_string(bli_arch_query_id()),
               std::getenv("BLIS_ARCH_TYPE") ? std::getenv("BLIS_ARCH_TYPE") : "(unset)");
 #endif
-  std::printf("# ROW backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct\n");
+  std::printf("# ROW backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct other_cpu_pct\n");
   if (opt.main_table) {
     std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes;
     for (int64_t m : {1, 16, 128, 512})

@@ -4,7 +4,7 @@
 #   bench/gemm/run.sh [--build-dir DIR] [--out FILE] [--quick] [--wait-quiet] [--no-build]
 #                     [--tables-only FILE]
 #   --quick       fewer repetitions (3 x 20 ms instead of 7 x 40 ms): a smoke run
-#   --wait-quiet  wait (up to 30 min) until the 1-minute load average is below 0.5 before each program
+#   --wait-quiet  before each program, wait (up to 30 min) until the CPUs are idle (< 10 % busy over 3 s, twice)
 #   --tables-only FILE   only re-print the tables from a raw results file of an earlier run
 # Environment: threads are pinned (OMP_PROC_BIND=close, OMP_PLACES=cores); each program sets 1 and 2
 # threads itself. OpenBLAS reads OPENBLAS_CORETYPE and BLIS reads BLIS_ARCH_TYPE when the library is
@@ -38,7 +38,7 @@ tables() {  # raw results file -> markdown tables
       if (!(b in seen)) { seen[b] = 1; order[++nb] = b }
       if (!((mode, $7) in gseen)) { gseen[mode, $7] = 1 }
       if (!(key in kseen)) { kseen[key] = 1; keys[++nk] = key }
-      val[key, b] = cell($9, $10); us[key, b] = $8
+      val[key, b] = cell($9, $10) (($11 + 0) > 20 ? "*" : ""); us[key, b] = $8; if (($11 + 0) > 20) disturbed++
       present[mode, b] = 1
     }
     $1 == "PEAK" { peak[$2, $3] = $4 }
@@ -59,7 +59,7 @@ tables() {  # raw results file -> markdown tables
       for (mi = 1; mi <= 3; ++mi) for (t = 1; t <= 2; ++t) {
         m = modes[mi]
         if (!((m, t) in gseen)) continue
-        printf "\n### GEMM y = x·Wᵀ, %s, %d thread%s: GFLOP/s (%% of measured FP32 peak)\n\n", mtitle[mi], t, t > 1 ? "s" : ""
+        printf "\n### GEMM y = x·Wᵀ, %s, %d thread%s: GFLOP/s (%% of measured FP32 peak)\n\n", mtitle[mi], t, (t > 1 ? "s" : "")
         hdr = "| M | N×K |"; sep = "|---|---|"
         for (i = 1; i <= nb; ++i) if ((m, order[i]) in present) { hdr = hdr " " order[i] " |"; sep = sep "---|" }
         print hdr; print sep
@@ -71,6 +71,7 @@ tables() {  # raw results file -> markdown tables
           print line
         }
       }
+      if (disturbed > 0) printf "\n\\* measured while other processes used > 20 %% of a CPU (%d cells): treat as noisy\n", disturbed
       if (npk > 0) {
         print "\n### Weight packing (oneDNN reorder [N,K] plain -> blocked), microseconds\n"
         print "| N×K | 1 thread | 2 threads |"; print "|---|---|---|"
@@ -127,12 +128,22 @@ bin="$build/bench"
 export OMP_PROC_BIND=close OMP_PLACES=cores OMP_NUM_THREADS=2
 orig_coretype="${OPENBLAS_CORETYPE-}"
 
-quiet() {
-  [ "$wait_quiet" = 1 ] || return 0
-  local waited=0
-  while awk '{exit !($1 >= 0.5)}' /proc/loadavg && [ $waited -lt 1800 ]; do sleep 20; waited=$((waited + 20)); done
+busy_pct() {  # CPU busy % over the next 3 s (all CPUs), from /proc/stat
+  local a b
+  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat); sleep 3
+  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+  echo "$a $b" | awk '{bu = $3 - $1; id = $4 - $2; printf "%.0f", 100 * bu / (bu + id + 1e-9)}'
 }
-note() { echo "# $(date '+%F %T') load: $(cut -d' ' -f1-3 /proc/loadavg) | $*" | tee -a "$out" >&2; }
+quiet() {  # --wait-quiet: wait (max 30 min) until other processes leave the CPUs idle (< 10 % busy twice)
+  [ "$wait_quiet" = 1 ] || return 0
+  local waited=0 ok=0
+  while [ $waited -lt 1800 ]; do
+    if [ "$(busy_pct)" -lt 10 ]; then ok=$((ok + 1)); [ $ok -ge 2 ] && return 0; else ok=0; sleep 10; waited=$((waited + 10)); fi
+    waited=$((waited + 3))
+  done
+  echo "# still busy after 30 min: measuring anyway" >&2
+}
+note() { echo "# $(date '+%F %T') load: $(cut -d' ' -f1-3 /proc/loadavg), CPU busy before start: $(busy_pct) % | $*" | tee -a "$out" >&2; }
 
 : >"$out"
 {
@@ -158,8 +169,9 @@ else
   note "OpenBLAS benchmark not built: skipped"
 fi
 if [ -x "$bin/xfmr_gemm_blis" ]; then
-  run "BLIS, auto-detected sub-configuration" -u BLIS_ARCH_TYPE "$bin/xfmr_gemm_blis" --tag "[auto]" --no-cold --no-small
-  run "BLIS, BLIS_ARCH_TYPE=skx" BLIS_ARCH_TYPE=skx "$bin/xfmr_gemm_blis" --tag "[skx]"
+  # Debian's BLIS 0.9 is built without the AVX-512 'skx' sub-configuration (BLIS_ARCH_TYPE=skx aborts)
+  # and detects 'haswell' (AVX2) here anyway: "Number of FMA units unknown" under this hypervisor.
+  run "BLIS, auto-detected sub-configuration" -u BLIS_ARCH_TYPE "$bin/xfmr_gemm_blis" --tag "[auto]"
 else
   note "BLIS benchmark not built: skipped"
 fi
