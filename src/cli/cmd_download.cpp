@@ -100,7 +100,17 @@ XFMR_REGISTER_COMMAND("cache-path",
                           io::HubOptions o = hub_options(a);
                           o.offline = true;
                           o.progress = io::HubProgress::Quiet;
-                          print_snapshot(io::download_model(ref.repo_id, ref.revision, o), a.json);
+                          try {
+                            print_snapshot(io::download_model(ref.repo_id, ref.revision, o), a.json);
+                          } catch (const io::HubError& e) {
+                            if (e.kind() != io::HubErrorKind::Offline) throw;
+                            std::string msg = e.what();  // reworded: cache-path is offline by design
+                            const std::string from = "offline mode (HF_HUB_OFFLINE): ";
+                            if (auto at = msg.find(from); at != std::string::npos) msg.replace(at, from.size(), "");
+                            const std::string tail = " or unset HF_HUB_OFFLINE";
+                            if (auto at = msg.find(tail); at != std::string::npos) msg.erase(at, tail.size());
+                            throw Error("cache-path (never downloads): " + msg);
+                          }
                           return 0;
                         });
                       });

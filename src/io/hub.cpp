@@ -312,7 +312,7 @@ void download_blob(Context& c, const std::string& repo, const std::string& file,
   fs::create_directories(blob.parent_path(), ec);
   if (ec) fail(HubErrorKind::Cache, "hub cache: cannot create " + blob.parent_path().string() + ": " + ec.message());
   const fs::path incomplete = blob.string() + ".incomplete";
-  int fd = ::open(incomplete.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(incomplete.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);  // umask applies, as for Python
   if (fd < 0)
     fail(HubErrorKind::Cache, "hub cache: cannot open " + incomplete.string() + ": " + std::strerror(errno));
   struct FdCloser {
@@ -645,8 +645,8 @@ void download_online(Context& c, ModelSnapshot& s, RepoCache& rc) {
       fail(HubErrorKind::EntryNotFound, "hub: " + repo + "@" + s.revision + " has no weights (" + kSingle + " or " +
                                             kIndex + ")");
     }
-    for (const auto& f : optional_model_files())
-      if (sib.count(f)) hub_file_impl(c, repo, f, s.commit, false);
+    for (const auto& f : optional_model_files())  // listed, so a 404 would be the hub's inconsistency: tolerate it
+      if (sib.count(f)) hub_file_impl(c, repo, f, s.commit, true);
     return;
   }
   // No listing API: try the names one by one, at the commit config.json resolved to.

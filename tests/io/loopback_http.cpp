@@ -27,12 +27,14 @@ uint64_t fnv1a(const std::string& s, uint64_t seed) {
   return h;
 }
 
-// `hex_len` lowercase hex digits derived from `s` (a stand-in for SHA-1 / SHA-256).
+// `hex_len` lowercase hex digits derived from `s` (a stand-in for SHA-1 / SHA-256): one pass over
+// `s`, then the 64-bit digest is stretched.
 std::string fake_hash(const std::string& s, size_t hex_len) {
+  const std::string digest = std::to_string(fnv1a(s, 0)) + "/" + std::to_string(s.size());
   std::string out;
   for (uint64_t seed = 1; out.size() < hex_len; ++seed) {
     char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a(s, seed)));
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a(digest, seed)));
     out += buf;
   }
   return out.substr(0, hex_len);
