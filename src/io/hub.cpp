@@ -71,7 +71,7 @@ Token resolve_token(const HubOptions& o) {
   Token t;
   if (o.token) {
     t.value = trim(*o.token);
-    t.source = "the given token";
+    t.source = "--token (HubOptions::token)";
   } else if (!env_flag_is_true(std::getenv("HF_HUB_DISABLE_IMPLICIT_TOKEN"))) {
     if (std::string v = trim(env_str("HF_TOKEN")); !v.empty()) {
       t = {v, "HF_TOKEN"};
@@ -645,8 +645,10 @@ void download_online(Context& c, ModelSnapshot& s, RepoCache& rc) {
       fail(HubErrorKind::EntryNotFound, "hub: " + repo + "@" + s.revision + " has no weights (" + kSingle + " or " +
                                             kIndex + ")");
     }
-    for (const auto& f : optional_model_files())  // listed, so a 404 would be the hub's inconsistency: tolerate it
-      if (sib.count(f)) hub_file_impl(c, repo, f, s.commit, true);
+    for (const auto& f : optional_model_files()) {
+      if (sib.count(f)) hub_file_impl(c, repo, f, s.commit, true);  // listed: a 404 would be the hub's glitch
+      else rc.mark_missing(s.commit, f);  // the listing of this commit is authoritative: remember the absence
+    }
     return;
   }
   // No listing API: try the names one by one, at the commit config.json resolved to.

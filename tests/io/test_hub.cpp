@@ -243,6 +243,9 @@ TEST_F(HubTest, DownloadIntoEmptyCacheUsesTheHubLayout) {
   std::sort(want.begin(), want.end());
   EXPECT_EQ(files, want);  // goldens.json is not a model file: not fetched
   EXPECT_FALSE(fs::exists(s.dir / "goldens.json"));
+  // Optional files absent from the API listing are remembered as missing at that commit.
+  EXPECT_TRUE(fs::exists(repo_dir() / ".no_exist" / commit / "merges.txt"));
+  EXPECT_FALSE(fs::exists(repo_dir() / ".no_exist" / commit / "vocab.txt"));
   for (const auto& f : kModelFiles) {
     fs::path ptr = s.dir / f;
     ASSERT_TRUE(fs::is_symlink(ptr)) << f;
