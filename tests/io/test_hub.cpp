@@ -63,8 +63,8 @@ class HubTest : public ::testing::Test {
                           "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN_PATH", "HF_HUB_DISABLE_IMPLICIT_TOKEN",
                           "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
       ::unsetenv(v);
-    char tmpl[] = "/tmp/xfmr-hub-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    std::string tmpl = (fs::temp_directory_path() / "xfmr-hub-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     tmp_ = tmpl;
     cache_ = tmp_ / "hub";
     ::setenv("HF_HOME", (tmp_ / "hf_home").c_str(), 1);  // no token file from the real home
