@@ -135,7 +135,7 @@ std::vector<AddedVocabulary::Found> AddedVocabulary::find_matches(std::string_vi
 }
 
 PreTokenizedString AddedVocabulary::extract_and_normalize(const Normalizer* normalizer, std::string_view text) const {
-  PreTokenizedString p{NormalizedString(text)};
+  PreTokenizedString p{text, NormalizedString(text)};
   // 1. Tokens matched on the raw text; 2. the other pieces are normalized and searched for the
   // normalized tokens. Splits that matched get their token right away.
   auto mark = [&](const Trie& trie, const Normalizer* norm) {

@@ -35,7 +35,7 @@ std::unique_ptr<PreTokenizer> make_whitespace_split_pre_tokenizer();
 std::unique_ptr<PreTokenizer> make_metaspace_pre_tokenizer(char32_t replacement, bool prepend_always, bool split);
 std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts);
 
-using Vocab = StrMap;
+using Vocab = FlatStrMap;
 std::unique_ptr<Model> make_wordpiece(Vocab vocab, std::string unk, std::string prefix, size_t max_chars,
                                       const std::string& where);
 std::unique_ptr<Model> make_bpe(Vocab vocab, std::vector<std::pair<std::string, std::string>> merges,

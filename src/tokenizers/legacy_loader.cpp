@@ -51,7 +51,7 @@ std::unique_ptr<Tokenizer::Impl> load_bert(const fs::path& vocab_path, const Tok
     size_t nl = text.find('\n', pos);
     std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    vocab.emplace(line, id++);
+    vocab.set(line, id++);
     if (nl == std::string::npos) break;
     pos = nl + 1;
   }
@@ -92,7 +92,7 @@ std::unique_ptr<Tokenizer::Impl> load_byte_bpe(const fs::path& vocab_path, const
   Vocab vocab;
   for (auto it = j.begin(); it != j.end(); ++it) {
     XFMR_CHECK(it.value().is_number_integer(), vw, ": entry '", it.key(), "' must have an integer id");
-    vocab.emplace(it.key(), it.value().get<int32_t>());
+    vocab.set(it.key(), it.value().get<int32_t>());
   }
   std::string mw = "merges.txt '" + merges_path.string() + "'";
   std::string text = read_file(merges_path);

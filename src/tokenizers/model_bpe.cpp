@@ -26,37 +26,36 @@ class Bpe : public Model {
         instance_(next_instance_id()) {
     XFMR_CHECK(!vocab_.empty(), where, ": the vocabulary is empty");
     int32_t max_id = -1;
-    for (const auto& [tok, id] : vocab_) {
+    vocab_.for_each([&](std::string_view tok, int32_t id) {
       XFMR_CHECK(id >= 0 && id < (1 << 28), where, ": invalid id ", id, " for token '", tok, "'");
       max_id = std::max(max_id, id);
-    }
+    });
     rev_.resize(static_cast<size_t>(max_id) + 1);
     has_.assign(rev_.size(), 0);
-    for (const auto& [tok, id] : vocab_) {
+    vocab_.for_each([&](std::string_view tok, int32_t id) {
       rev_[static_cast<size_t>(id)] = tok;
       has_[static_cast<size_t>(id)] = 1;
-    }
+    });
     merges_.reserve(merges.size());
     std::string merged;
     for (size_t r = 0; r < merges.size(); ++r) {
       const auto& [a, b] = merges[r];
-      auto ia = vocab_.find(a), ib = vocab_.find(b);
-      XFMR_CHECK(ia != vocab_.end(), where, ": merge ", r, " ('", a, " ", b, "') uses '", a, "' which is not in the vocab");
-      XFMR_CHECK(ib != vocab_.end(), where, ": merge ", r, " ('", a, " ", b, "') uses '", b, "' which is not in the vocab");
+      auto ia = vocab_.get(a), ib = vocab_.get(b);
+      XFMR_CHECK(ia, where, ": merge ", r, " ('", a, " ", b, "') uses '", a, "' which is not in the vocab");
+      XFMR_CHECK(ib, where, ": merge ", r, " ('", a, " ", b, "') uses '", b, "' which is not in the vocab");
       std::string_view bs = b;
       if (!prefix_.empty() && bs.substr(0, prefix_.size()) == prefix_) bs.remove_prefix(prefix_.size());
       merged.assign(a);
       merged.append(bs);
-      auto im = vocab_.find(merged);
-      XFMR_CHECK(im != vocab_.end(), where, ": merge ", r, " ('", a, " ", b, "') gives '", merged,
+      auto im = vocab_.get(merged);
+      XFMR_CHECK(im, where, ": merge ", r, " ('", a, " ", b, "') gives '", merged,
                  "' which is not in the vocab");
-      uint64_t key = (static_cast<uint64_t>(ia->second) << 32) | static_cast<uint32_t>(ib->second);
+      uint64_t key = (static_cast<uint64_t>(*ia) << 32) | static_cast<uint32_t>(*ib);
       // The first occurrence of a pair wins (a later duplicate would have a worse rank).
-      if (!merges_.get(key)) merges_.set(key, MergeInfo{static_cast<uint32_t>(r), im->second});
+      if (!merges_.get(key)) merges_.set(key, MergeInfo{static_cast<uint32_t>(r), *im});
     }
     if (unk_) {
-      auto it = vocab_.find(*unk_);
-      unk_id_ = it == vocab_.end() ? -1 : it->second;
+      unk_id_ = vocab_.get(*unk_).value_or(-1);
     }
   }
 
@@ -69,19 +68,14 @@ class Bpe : public Model {
     }
     std::vector<CachedPiece> pieces;
     if (ignore_merges_) {
-      auto it = vocab_.find(word);
-      if (it != vocab_.end()) pieces.push_back({it->second, 0, static_cast<uint32_t>(word.size())});
+      if (auto id = vocab_.get(word)) pieces.push_back({*id, 0, static_cast<uint32_t>(word.size())});
     }
     if (pieces.empty()) pieces = merge_word(word);
     for (const auto& p : pieces) out.push_back(Token{p.id, rev_[static_cast<size_t>(p.id)], p.start, p.end});
     cache.put(word, std::move(pieces));
   }
 
-  std::optional<int32_t> token_to_id(std::string_view t) const override {
-    auto it = vocab_.find(t);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
-  }
+  std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.get(t); }
   std::optional<std::string> id_to_token(int32_t id) const override {
     if (id < 0 || static_cast<size_t>(id) >= rev_.size() || !has_[static_cast<size_t>(id)]) return std::nullopt;
     return rev_[static_cast<size_t>(id)];
@@ -116,13 +110,12 @@ class Bpe : public Model {
       if (i > 0) s += prefix_;
       s.append(word.substr(i, end - i));
       if (end == word.size()) s += suffix_;
-      auto it = vocab_.find(std::string_view(s));
-      if (it != vocab_.end()) {
+      if (auto id = vocab_.get(s)) {
         if (unk_pending_id >= 0) {
           add(unk_pending_id, unk_pending_len);
           unk_pending_id = -1;
         }
-        add(it->second, byte_len);
+        add(*id, byte_len);
       } else {
         bool done = false;
         if (byte_fallback_) {
@@ -130,12 +123,12 @@ class Bpe : public Model {
           for (unsigned char b : s) {
             static const char* hex = "0123456789ABCDEF";
             char code[7] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>', 0};
-            auto bt = vocab_.find(std::string_view(code, 6));
-            if (bt == vocab_.end()) {
+            auto bt = vocab_.get(std::string_view(code, 6));
+            if (!bt) {
               ids.clear();
               break;
             }
-            ids.push_back(bt->second);
+            ids.push_back(*bt);
           }
           if (!ids.empty()) {
             for (int32_t id : ids) add(id, 1);

@@ -13,23 +13,19 @@ class VocabModel : public Model {
   VocabModel(Vocab vocab, const std::string& where) : vocab_(std::move(vocab)) {
     XFMR_CHECK(!vocab_.empty(), where, ": the vocabulary is empty");
     int32_t max_id = -1;
-    for (const auto& [tok, id] : vocab_) {
+    vocab_.for_each([&](std::string_view tok, int32_t id) {
       XFMR_CHECK(id >= 0, where, ": negative id ", id, " for token '", tok, "'");
       max_id = std::max(max_id, id);
-    }
+    });
     XFMR_CHECK(max_id < (1 << 28), where, ": token id ", max_id, " is implausibly large");
     rev_.resize(static_cast<size_t>(max_id) + 1);
     has_.assign(rev_.size(), 0);
-    for (const auto& [tok, id] : vocab_) {
+    vocab_.for_each([&](std::string_view tok, int32_t id) {
       rev_[static_cast<size_t>(id)] = tok;
       has_[static_cast<size_t>(id)] = 1;
-    }
+    });
   }
-  std::optional<int32_t> token_to_id(std::string_view t) const override {
-    auto it = vocab_.find(t);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
-  }
+  std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.get(t); }
   std::optional<std::string> id_to_token(int32_t id) const override {
     if (id < 0 || static_cast<size_t>(id) >= rev_.size() || !has_[static_cast<size_t>(id)]) return std::nullopt;
     return rev_[static_cast<size_t>(id)];
@@ -46,8 +42,7 @@ class WordPiece : public VocabModel {
  public:
   WordPiece(Vocab vocab, std::string unk, std::string prefix, size_t max_chars, const std::string& where)
       : VocabModel(std::move(vocab), where), unk_(std::move(unk)), prefix_(std::move(prefix)), max_chars_(max_chars) {
-    auto it = vocab_.find(unk_);
-    unk_id_ = it == vocab_.end() ? -1 : it->second;
+    unk_id_ = vocab_.get(unk_).value_or(-1);
   }
 
   void tokenize(std::string_view word, std::vector<Token>& out) const override {
@@ -63,16 +58,17 @@ class WordPiece : public VocabModel {
       bool found = false;
       while (start < end) {
         std::string_view sub = word.substr(start, end - start);
-        StrMap::const_iterator it;
+        FlatStrMap::Hit hit;
+        bool ok;
         if (start > 0) {
           key.assign(prefix_);
           key.append(sub);
-          it = vocab_.find(std::string_view(key));
+          ok = vocab_.find(key, hit);
         } else {
-          it = vocab_.find(sub);
+          ok = vocab_.find(sub, hit);
         }
-        if (it != vocab_.end()) {
-          out.push_back(Token{it->second, it->first, start, end});
+        if (ok) {
+          out.push_back(Token{hit.value, std::string(hit.key), start, end});
           found = true;
           break;
         }
@@ -106,14 +102,14 @@ class WordLevel : public VocabModel {
   WordLevel(Vocab vocab, std::string unk, const std::string& where)
       : VocabModel(std::move(vocab), where), unk_(std::move(unk)) {}
   void tokenize(std::string_view word, std::vector<Token>& out) const override {
-    auto it = vocab_.find(word);
-    if (it != vocab_.end()) {
-      out.push_back(Token{it->second, it->first, 0, word.size()});
+    FlatStrMap::Hit hit;
+    if (vocab_.find(word, hit)) {
+      out.push_back(Token{hit.value, std::string(hit.key), 0, word.size()});
       return;
     }
-    auto u = vocab_.find(unk_);
-    XFMR_CHECK(u != vocab_.end(), "WordLevel: the unknown token '", unk_, "' is not in the vocabulary");
-    out.push_back(Token{u->second, unk_, 0, word.size()});
+    auto u = vocab_.get(unk_);
+    XFMR_CHECK(u, "WordLevel: the unknown token '", unk_, "' is not in the vocabulary");
+    out.push_back(Token{*u, unk_, 0, word.size()});
   }
   std::string type_name() const override { return "WordLevel"; }
 
@@ -129,7 +125,7 @@ Vocab read_vocab_object(const json& j, const std::string& where) {
   v.reserve(j.size());
   for (auto it = j.begin(); it != j.end(); ++it) {
     XFMR_CHECK(it.value().is_number_integer(), where, ": vocab entry '", it.key(), "' must have an integer id");
-    v.emplace(it.key(), it.value().get<int32_t>());
+    v.set(it.key(), it.value().get<int32_t>());
   }
   return v;
 }

@@ -11,14 +11,34 @@ namespace xfmr::tokenizers {
 
 using unicode::next_cp;
 
-NormalizedString::NormalizedString(std::string_view original) : original_(original), normalized_(original) {
-  align_.resize(original.size());
+NormalizedString::NormalizedString(std::string_view original)
+    : normalized_(original), identity_(true), original_len_(original.size()) {}
+
+Align NormalizedString::align_at(size_t i) const {
+  if (!identity_) return align_[i];
+  // Identity: the byte belongs to the char [b, b + len) of the (unchanged) text.
+  size_t b = i;
+  while (b > 0 && (static_cast<unsigned char>(normalized_[b]) & 0xC0) == 0x80) --b;
+  size_t e = b + unicode::seq_len(static_cast<unsigned char>(normalized_[b]));
+  return {static_cast<uint32_t>(b), static_cast<uint32_t>(std::min(e, normalized_.size()))};
+}
+
+void NormalizedString::materialize() {
+  if (!identity_) return;
+  align_.resize(normalized_.size());
   size_t i = 0;
-  while (i < original.size()) {
-    size_t n = unicode::seq_len(static_cast<unsigned char>(original[i]));
+  while (i < normalized_.size()) {
+    size_t n = std::min(unicode::seq_len(static_cast<unsigned char>(normalized_[i])), normalized_.size() - i);
     for (size_t k = 0; k < n; ++k) align_[i + k] = {static_cast<uint32_t>(i), static_cast<uint32_t>(i + n)};
     i += n;
   }
+  identity_ = false;
+}
+
+void NormalizedString::assign(std::string text, std::vector<Align> aligns) {
+  normalized_ = std::move(text);
+  align_ = std::move(aligns);
+  identity_ = false;
 }
 
 bool NormalizedString::convert_offsets(size_t start, size_t end, size_t& os, size_t& oe) const {
@@ -28,13 +48,14 @@ bool NormalizedString::convert_offsets(size_t start, size_t end, size_t& os, siz
     oe = end;
     return true;
   }
-  if (start > end || end > align_.size()) return false;
-  os = align_[start].first;
-  oe = align_[end - 1].second;
+  if (start > end || end > normalized_.size()) return false;
+  os = align_at(start).first;
+  oe = align_at(end - 1).second;
   return true;
 }
 
 void NormalizedString::transform_range(size_t ns, size_t ne, const Changes& dest, size_t initial_offset) {
+  materialize();
   // Byte sizes of the characters being replaced, to walk the old alignments as we go.
   std::vector<uint8_t> replaced;
   replaced.reserve(ne - ns);
@@ -236,35 +257,50 @@ void NormalizedString::lrstrip(bool left, bool right) {
 }
 
 void NormalizedString::replace(const std::vector<Match>& matches, std::string_view content) {
-  std::ptrdiff_t shift = 0;
+  // One pass with HF's result of replacing the matches left to right with transform_range: the new
+  // chars take the alignment of the last replaced char (of the char before, for an empty match).
+  bool any = false;
+  for (const Match& m : matches) any |= m.is_match;
+  if (!any) return;
+  std::string out;
+  std::vector<Align> aligns;
+  out.reserve(normalized_.size() + content.size());
+  aligns.reserve(normalized_.size() + content.size());
+  size_t pos = 0;
   for (const Match& m : matches) {
     if (!m.is_match) continue;
-    size_t s = static_cast<size_t>(static_cast<std::ptrdiff_t>(m.start) + shift);
-    size_t e = static_cast<size_t>(static_cast<std::ptrdiff_t>(m.end) + shift);
-    size_t removed = unicode::count_cps(std::string_view(normalized_).substr(s, e - s));
-    Changes d;
-    for (size_t k = 0; k < content.size();) d.push_back({next_cp(content, k), 1});
-    transform_range(s, e, d, removed);
-    shift += static_cast<std::ptrdiff_t>(content.size()) - static_cast<std::ptrdiff_t>(m.end - m.start);
+    for (size_t i = pos; i < m.start; ++i) aligns.push_back(align_at(i));
+    out.append(normalized_, pos, m.start - pos);
+    Align a = m.start < m.end ? align_at(m.end - 1) : (aligns.empty() ? Align{0, 0} : aligns.back());
+    out.append(content);
+    aligns.insert(aligns.end(), content.size(), a);
+    pos = m.end;
   }
+  for (size_t i = pos; i < normalized_.size(); ++i) aligns.push_back(align_at(i));
+  out.append(normalized_, pos, std::string::npos);
+  assign(std::move(out), std::move(aligns));
 }
 
 NormalizedString NormalizedString::slice(size_t start, size_t end) const {
   NormalizedString r;
+  r.normalized_.clear();
   size_t os = 0, oe = 0;
   if (!convert_offsets(start, end, os, oe)) return r;
-  os = std::min(os, original_.size());
-  oe = std::min(std::max(oe, os), original_.size());
-  r.original_ = original_.substr(os, oe - os);
+  os = std::min(os, original_len_);
+  oe = std::min(std::max(oe, os), original_len_);
   r.normalized_ = normalized_.substr(start, end - start);
-  r.align_.reserve(end - start);
-  for (size_t i = start; i < end; ++i) {
-    // HF subtracts without checking; saturate so odd alignments cannot wrap around.
-    uint32_t a = align_[i].first >= os ? align_[i].first - static_cast<uint32_t>(os) : 0;
-    uint32_t b = align_[i].second >= os ? align_[i].second - static_cast<uint32_t>(os) : 0;
-    r.align_.push_back({a, b});
-  }
+  r.original_len_ = oe - os;
   r.shift_ = shift_ + os;
+  r.identity_ = identity_;
+  if (!identity_) {
+    r.align_.reserve(end - start);
+    for (size_t i = start; i < end; ++i) {
+      // HF subtracts without checking; saturate so odd alignments cannot wrap around.
+      uint32_t a = align_[i].first >= os ? align_[i].first - static_cast<uint32_t>(os) : 0;
+      uint32_t b = align_[i].second >= os ? align_[i].second - static_cast<uint32_t>(os) : 0;
+      r.align_.push_back({a, b});
+    }
+  }
   return r;
 }
 

@@ -38,16 +38,20 @@ class NormalizedString {
   explicit NormalizedString(std::string_view original);
 
   const std::string& get() const { return normalized_; }
-  const std::string& original() const { return original_; }
   size_t len() const { return normalized_.size(); }
   bool empty() const { return normalized_.empty(); }
   // Byte range of this piece in the whole original input.
-  std::pair<size_t, size_t> offsets_original() const { return {shift_, shift_ + original_.size()}; }
+  std::pair<size_t, size_t> offsets_original() const { return {shift_, shift_ + original_len_}; }
   // Maps a byte range of the normalized text to a byte range of `original()`; false when out of
   // range (HF returns the range unchanged when it is empty).
   bool convert_offsets(size_t start, size_t end, size_t& out_start, size_t& out_end) const;
 
   void transform_range(size_t start, size_t end, const Changes& dest, size_t initial_offset);
+  // Replaces the whole text by `text` with the given per-byte alignments (fast paths that compute
+  // HF's result directly).
+  void assign(std::string text, std::vector<Align> aligns);
+  // True while every byte still maps to its own char of the original (no alignment table kept).
+  bool is_identity() const { return identity_; }
   void transform(const Changes& dest, size_t initial_offset) { transform_range(0, len(), dest, initial_offset); }
 
   // 1:1 replacement of ASCII bytes by ASCII bytes: the alignments stay valid (fast path).
@@ -79,10 +83,16 @@ class NormalizedString {
  private:
   void lrstrip(bool left, bool right);
   void unicode_normalize(int options);
+  // Builds align_ from the identity mapping before a transformation changes it.
+  void materialize();
+  Align align_at(size_t i) const;
 
-  std::string original_;
   std::string normalized_;
-  std::vector<Align> align_;  // one per byte of normalized_
+  // One entry per byte of normalized_, unless identity_: then normalized_ is still the original
+  // text (byte i maps to the char around it), which keeps word-sized pieces allocation-free.
+  std::vector<Align> align_;
+  bool identity_ = true;
+  size_t original_len_ = 0;
   size_t shift_ = 0;
 };
 

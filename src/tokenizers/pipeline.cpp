@@ -7,7 +7,7 @@
 
 namespace xfmr::tokenizers {
 
-PreTokenizedString::PreTokenizedString(NormalizedString n) : original_(n.original()) {
+PreTokenizedString::PreTokenizedString(std::string_view original, NormalizedString n) : original_(original) {
   splits_.push_back(Split{std::move(n), std::nullopt});
 }
 

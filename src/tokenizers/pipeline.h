@@ -27,7 +27,8 @@ struct Split {
 
 class PreTokenizedString {
  public:
-  explicit PreTokenizedString(NormalizedString n);
+  // `original` is the whole input text (it must outlive this object).
+  PreTokenizedString(std::string_view original, NormalizedString n);
   std::vector<Split>& splits() { return splits_; }
   // Replaces each split that has no tokens yet by the pieces f returns (empty pieces dropped).
   template <typename F>
@@ -49,7 +50,7 @@ class PreTokenizedString {
   Encoding into_encoding(int32_t type_id) const;
 
  private:
-  std::string original_;
+  std::string_view original_;
   std::vector<Split> splits_;
 };
 

@@ -3,7 +3,10 @@
 // per-thread cache of tokenized words.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,16 +15,108 @@
 
 namespace xfmr::tokenizers {
 
+// Multiply-mix hash over 8-byte words (vocabulary strings are short).
+inline uint64_t hash_bytes(std::string_view s) noexcept {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  std::memcpy(&w, p, n);
+  h = (h ^ w) * 0x94D049BB133111EBull;
+  return h ^ (h >> 29);
+}
+
 struct StrHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept {
-    // FNV-1a over 8-byte words: cheap and good enough for vocab strings.
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return static_cast<size_t>(h ^ (h >> 29));
-  }
+  size_t operator()(std::string_view s) const noexcept { return static_cast<size_t>(hash_bytes(s)); }
 };
 using StrMap = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
+
+// The vocabulary: string -> id in one open-addressing table with the keys in one arena, so a
+// lookup is a hash, one probe (usually) and a memcmp, without allocation.
+class FlatStrMap {
+ public:
+  struct Hit {
+    std::string_view key;
+    int32_t value;
+  };
+  void reserve(size_t n) {
+    if (n * 2 > slots_.size()) rehash(n * 2);
+  }
+  // Inserts or overwrites (a duplicated vocabulary entry keeps its last id, like a HashMap).
+  void set(std::string_view k, int32_t v) {
+    if ((size_ + 1) * 2 > slots_.size()) rehash(std::max<size_t>(16, slots_.size() * 2));
+    uint64_t h = hash_bytes(k);
+    size_t i = h & mask_;
+    while (slots_[i].len != kEmpty) {
+      if (slots_[i].hash == h && key(slots_[i]) == k) {
+        slots_[i].value = v;
+        return;
+      }
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = Slot{h, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(k.size()), v};
+    arena_.append(k);
+    ++size_;
+  }
+  bool find(std::string_view k, Hit& out) const {
+    if (size_ == 0) return false;
+    uint64_t h = hash_bytes(k);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.len == kEmpty) return false;
+      if (s.hash == h && s.len == k.size() && std::memcmp(arena_.data() + s.off, k.data(), k.size()) == 0) {
+        out = Hit{key(s), s.value};
+        return true;
+      }
+    }
+  }
+  std::optional<int32_t> get(std::string_view k) const {
+    Hit h;
+    if (!find(k, h)) return std::nullopt;
+    return h.value;
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const Slot& s : slots_)
+      if (s.len != kEmpty) f(key(s), s.value);
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = ~0u;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t off = 0, len = kEmpty;
+    int32_t value = 0;
+  };
+  std::string_view key(const Slot& s) const { return std::string_view(arena_).substr(s.off, s.len); }
+  void rehash(size_t cap) {
+    size_t c = 16;
+    while (c < cap) c <<= 1;
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(c, Slot{});
+    mask_ = c - 1;
+    for (const Slot& s : old) {
+      if (s.len == kEmpty) continue;
+      size_t i = s.hash & mask_;
+      while (slots_[i].len != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::string arena_;
+  size_t mask_ = 0, size_ = 0;
+};
 
 template <typename V>
 class U64Map {
