@@ -161,7 +161,8 @@ void run_mha(const test::NnCase& c, Checker& k) {
   {
     std::unique_ptr<NoGradGuard> ng;
     if (!with_grad) ng = std::make_unique<NoGradGuard>();
-    auto r = mha->forward(q, key, v, kpm, need_weights, am, true);
+    const bool average = call.value("average_attn_weights", true);
+    auto r = mha->forward(q, key, v, kpm, need_weights, am, average);
     outs["attn_output"] = r.output;
     if (need_weights) outs["attn_weights"] = r.weights;
     if (outputs.contains("attn_weights_per_head")) {
@@ -177,7 +178,7 @@ void run_mha(const test::NnCase& c, Checker& k) {
   // is_causal=true without the mask must equal passing the causal float mask (same tolerance).
   if (causal_args(c).count("attn_mask")) {
     NoGradGuard ng;
-    auto r = mha->forward(q, key, v, kpm, need_weights, Tensor(), true, true);
+    auto r = mha->forward(q, key, v, kpm, need_weights, Tensor(), call.value("average_attn_weights", true), true);
     k.expect(outputs.at("attn_output").get<std::string>(), r.output);
     if (need_weights && outputs.contains("attn_weights")) k.expect(outputs.at("attn_weights").get<std::string>(), r.weights);
   }
