@@ -18,8 +18,9 @@
 // reference on sampled entries before timing.
 //
 // Output: readable lines plus tab-separated records for bench/gemm/run.sh:
-//   ROW  backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct other_cpu_pct
-//        (other_cpu_pct: CPU time other processes used during the measurement, % of one CPU)
+//   ROW  backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct other_cpu_pct best_GFLOP/s
+//        (median figures; other_cpu_pct: CPU time other processes used during the measurement, % of
+//        one CPU; best: the fastest repetition)
 //   PACK backend N K threads us                 (weight packing cost, excluded from ROW)
 //   OVH  what threads us                         (primitive creation / call overheads)
 //   TRAIN pass N K M threads plain_us packed_us reorder_us   (forward and backward-data products)
@@ -422,9 +423,9 @@ void run_table(const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes,
           double other = other_load_pct(c0, cpu_sample(), seconds_since(w0t));
           double gf = 2.0 * m * n * k / s.median / 1e9;
           double spread = 100.0 * (s.max - s.min) / s.median;
-          std::printf("ROW\t%s\t%s\t%ld\t%ld\t%ld\t%d\t%.2f\t%.2f\t%s\t%.1f\t%.0f\n", name.c_str(),
+          std::printf("ROW\t%s\t%s\t%ld\t%ld\t%ld\t%d\t%.2f\t%.2f\t%s\t%.1f\t%.0f\t%.2f\n", name.c_str(),
                       is_cold ? "cold" : group, (long)m, (long)n, (long)k, t, s.median * 1e6, gf,
-                      peak_pct(gf, t).c_str(), spread, other);
+                      peak_pct(gf, t).c_str(), spread, other, 2.0 * m * n * k / s.min / 1e9);
           if (be->pack_us() >= 0 && !is_cold && std::string(group) == "main" && m == 128)
             std::printf("PACK\t%s\t%ld\t%ld\t%d\t%.2f\n", name.c_str(), (long)n, (long)k, t, be->pack_us());
           std::fflush(stdout);
@@ -785,7 +786,7 @@ int main(int argc, char** argv) {
               bli_arch_string(bli_arch_query_id()),
               std::getenv("BLIS_ARCH_TYPE") ? std::getenv("BLIS_ARCH_TYPE") : "(unset)");
 #endif
-  std::printf("# ROW backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct other_cpu_pct\n");
+  std::printf("# ROW backend mode M N K threads us_per_call GFLOP/s pct_of_peak spread_pct other_cpu_pct best_GFLOP/s\n");
   if (opt.main_table) {
     std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes;
     for (int64_t m : {1, 16, 128, 512})

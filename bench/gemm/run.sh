@@ -4,7 +4,8 @@
 #   bench/gemm/run.sh [--build-dir DIR] [--out FILE] [--quick] [--wait-quiet] [--no-build]
 #                     [--tables-only FILE]
 #   --quick       fewer repetitions (3 x 20 ms instead of 7 x 40 ms): a smoke run
-#   --wait-quiet  before each program, wait (up to 30 min) until the CPUs are idle (< 10 % busy over 3 s, twice)
+#   --wait-quiet  before each program, wait until the CPUs are idle (< 10 % busy over 3 s, twice)
+#   --max-wait S  give up waiting after S seconds and measure anyway (default 1800)
 #   --tables-only FILE   only re-print the tables from a raw results file of an earlier run
 # Environment: threads are pinned (OMP_PROC_BIND=close, OMP_PLACES=cores); each program sets 1 and 2
 # threads itself. OpenBLAS reads OPENBLAS_CORETYPE and BLIS reads BLIS_ARCH_TYPE when the library is
@@ -16,6 +17,7 @@ build="$root/build-gemm"
 out=""
 reps=(--reps 7 --min-ms 40)
 wait_quiet=0
+max_wait=1800
 do_build=1
 tables_only=""
 while [ $# -gt 0 ]; do
@@ -24,9 +26,10 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --quick) reps=(--reps 3 --min-ms 20); shift ;;
     --wait-quiet) wait_quiet=1; shift ;;
+    --max-wait) max_wait="$2"; shift 2 ;;
     --no-build) do_build=0; shift ;;
     --tables-only) tables_only="$2"; shift 2 ;;
-    *) echo "usage: $0 [--build-dir DIR] [--out FILE] [--quick] [--wait-quiet] [--no-build] [--tables-only FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--build-dir DIR] [--out FILE] [--quick] [--wait-quiet] [--max-wait S] [--no-build] [--tables-only FILE]" >&2; exit 2 ;;
   esac
 done
 
@@ -134,14 +137,14 @@ busy_pct() {  # CPU busy % over the next 3 s (all CPUs), from /proc/stat
   b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
   echo "$a $b" | awk '{bu = $3 - $1; id = $4 - $2; printf "%.0f", 100 * bu / (bu + id + 1e-9)}'
 }
-quiet() {  # --wait-quiet: wait (max 30 min) until other processes leave the CPUs idle (< 10 % busy twice)
+quiet() {  # --wait-quiet: wait (max --max-wait s) until other processes leave the CPUs idle (< 10 % busy twice)
   [ "$wait_quiet" = 1 ] || return 0
   local waited=0 ok=0
-  while [ $waited -lt 1800 ]; do
+  while [ $waited -lt "$max_wait" ]; do
     if [ "$(busy_pct)" -lt 10 ]; then ok=$((ok + 1)); [ $ok -ge 2 ] && return 0; else ok=0; sleep 10; waited=$((waited + 10)); fi
     waited=$((waited + 3))
   done
-  echo "# still busy after 30 min: measuring anyway" >&2
+  echo "# still busy after $max_wait s: measuring anyway" >&2
 }
 note() { echo "# $(date '+%F %T') load: $(cut -d' ' -f1-3 /proc/loadavg), CPU busy before start: $(busy_pct) % | $*" | tee -a "$out" >&2; }
 
@@ -161,6 +164,7 @@ run() {  # label env... -- program args...
   quiet; note "$label"
   env "$@" "${reps[@]}" --peak "$peak" | tee -a "$out" | grep -E '^(#|ERROR)' >&2 || true
 }
+run "oneDNN + own kernel" "$bin/xfmr_gemm_dnnl"
 if [ -x "$bin/xfmr_gemm_openblas" ]; then
   run "OpenBLAS, OPENBLAS_CORETYPE=Haswell" OPENBLAS_CORETYPE=Haswell "$bin/xfmr_gemm_openblas" --tag "[Haswell]" --no-small
   run "OpenBLAS, OPENBLAS_CORETYPE=SkylakeX" OPENBLAS_CORETYPE=SkylakeX "$bin/xfmr_gemm_openblas" --tag "[SkylakeX]"
@@ -175,7 +179,6 @@ if [ -x "$bin/xfmr_gemm_blis" ]; then
 else
   note "BLIS benchmark not built: skipped"
 fi
-run "oneDNN + own kernel" "$bin/xfmr_gemm_dnnl"
 if [ -x "$bin/xfmr_gemm_packed_linear" ]; then
   quiet; note "PackedLinear prototype self-test"
   "$bin/xfmr_gemm_packed_linear" | tee -a "$out" >&2
