@@ -129,4 +129,89 @@ inline void linear_nt(int64_t m, int64_t n, int64_t k, const float* x, const flo
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Packed variant (own_packed): W re-laid out once into panels of 32 output features, k-major
+// (panel p, step k holds W[32p .. 32p+31][k] contiguously: two zmm). Micro-kernel: MR rows of x
+// (broadcast, read in place) × 32 features, 2·MR zmm accumulators along K; MR = 12 uses 24
+// accumulators, 2 vector loads + 12 broadcasts per 24 FMAs. Threads split the panels.
+constexpr int64_t kPanel = 32;
+
+inline int64_t packed_floats(int64_t n, int64_t k) { return (n + kPanel - 1) / kPanel * kPanel * k; }
+
+// out must hold packed_floats(n, k) floats. The N tail of the last panel is zero-filled.
+inline void pack_w32(const float* w, int64_t n, int64_t k, float* out, int threads) {
+  const int64_t panels = (n + kPanel - 1) / kPanel;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = out + p * kPanel * k;
+    const int64_t rows = std::min(kPanel, n - p * kPanel);
+    for (int64_t k0 = 0; k0 < k; k0 += 64)  // 32 x 64 blocks: reads 32 rows, writes k-major
+      for (int64_t j = 0; j < kPanel; ++j) {
+        const float* src = w + (p * kPanel + j) * k;
+        for (int64_t q = k0; q < std::min(k, k0 + 64); ++q) dst[q * kPanel + j] = j < rows ? src[q] : 0.0f;
+      }
+  }
+}
+
+template <int MR>
+inline void micro_32(const float* x, int64_t ldx, const float* wp, int64_t kb, float* y, int64_t ldy, int64_t cols,
+                     bool accumulate) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) c0[i] = _mm512_setzero_ps(), c1[i] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < kb; ++q) {
+    const __m512 b0 = _mm512_load_ps(wp + q * kPanel), b1 = _mm512_load_ps(wp + q * kPanel + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(x[i * ldx + q]);
+      c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+    }
+  }
+  const __mmask16 m0 = cols >= 16 ? 0xffff : static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1);
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    float* out = y + i * ldy;
+    if (accumulate) {
+      c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, out));
+      c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, out + 16));
+    }
+    _mm512_mask_storeu_ps(out, m0, c0[i]);
+    _mm512_mask_storeu_ps(out + 16, m1, c1[i]);
+  }
+}
+
+template <int MR>
+inline void micro_32_rows(int64_t rows, const float* x, int64_t ldx, const float* wp, int64_t kb, float* y,
+                          int64_t ldy, int64_t cols, bool acc) {
+  if constexpr (MR > 1) {
+    if (rows < MR) return micro_32_rows<MR - 1>(rows, x, ldx, wp, kb, y, ldy, cols, acc);
+  }
+  micro_32<MR>(x, ldx, wp, kb, y, ldy, cols, acc);
+}
+
+// y[m, n] = x[m, k] · Wᵀ with W packed by pack_w32.
+inline void linear_packed32(int64_t m, int64_t n, int64_t k, const float* x, const float* wp, float* y, int threads) {
+  constexpr int kMr = 12;
+  const int64_t kc = k <= 512 ? k : 384;
+  const int64_t panels = (n + kPanel - 1) / kPanel;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t cols = std::min(kPanel, n - p * kPanel);
+      for (int64_t k0 = 0; k0 < k; k0 += kc) {
+        const int64_t kb = std::min(kc, k - k0);
+        const float* panel = wp + p * kPanel * k + k0 * kPanel;
+        for (int64_t i = 0; i < m; i += kMr)
+          micro_32_rows<kMr>(std::min<int64_t>(kMr, m - i), x + i * k + k0, k, panel, kb, y + i * n + p * kPanel, n,
+                             cols, k0 > 0);
+      }
+    }
+  }
+}
+
 }  // namespace gemm_bench
