@@ -121,8 +121,11 @@ void load_weights(PreTrainedModel& model, const io::WeightFiles& files, const Ar
   }
 
   // 2. Bind.
+  // Head weights may be newly initialised (when allowed); so may the pooler of a head model, which
+  // HF adds to the body only for some heads (a MaskedLM checkpoint has none).
   auto is_head_key = [&](const std::string& n) {
-    return model.task() != Task::Base && !prefix.empty() && expects_prefix && !starts_with(n, prefix);
+    if (model.task() == Task::Base || prefix.empty() || !expects_prefix) return false;
+    return !starts_with(n, prefix) || starts_with(n, prefix + "pooler.");
   };
   std::vector<std::string> missing, mismatched, bad;
   std::set<std::string> to_init;
