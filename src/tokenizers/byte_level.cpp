@@ -1,6 +1,7 @@
 #include "tokenizers/byte_level.h"
 
 #include "tokenizers/components.h"
+#include "tokenizers/pattern.h"
 #include "tokenizers/unicode.h"
 #include "xfmr/core/error.h"
 
@@ -99,10 +100,14 @@ class ByteLevelPreTokenizer : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex) : prefix_(add_prefix_space), regex_(use_regex) {}
   void pre_tokenize(PreTokenizedString& p) const override {
-    p.split([&](size_t, NormalizedString n) {
+    p.split([&](NormalizedString&& n, std::vector<NormalizedString>& out) {
       if (prefix_ && n.get().compare(0, 1, " ") != 0) n.prepend(" ");
-      if (!regex_) return std::vector<NormalizedString>{std::move(n)};
-      return n.split(gpt2_matches(n.get()), SplitBehavior::Isolated);
+      if (!regex_) {
+        out.push_back(std::move(n));
+        return;
+      }
+      auto m = gpt2_matches(n.get());
+      split_into(std::move(n), m, SplitBehavior::Isolated, out);
     });
     for (auto& s : p.splits()) {
       if (s.tokens) continue;

@@ -50,6 +50,8 @@ class NormalizedString {
   // Replaces the whole text by `text` with the given per-byte alignments (fast paths that compute
   // HF's result directly).
   void assign(std::string text, std::vector<Align> aligns);
+  // Original byte range that normalized byte i comes from.
+  Align alignment(size_t i) const { return align_at(i); }
   // True while every byte still maps to its own char of the original (no alignment table kept).
   bool is_identity() const { return identity_; }
   void transform(const Changes& dest, size_t initial_offset) { transform_range(0, len(), dest, initial_offset); }

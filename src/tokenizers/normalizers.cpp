@@ -1,5 +1,7 @@
 // Normalizers: BertNormalizer, Unicode forms, Lowercase, StripAccents, Replace, Prepend, Strip, Nmt,
 // ByteLevel, Sequence. (Precompiled lives in precompiled.cpp.)
+#include <utf8proc.h>
+
 #include <algorithm>
 
 #include "tokenizers/components.h"
@@ -17,7 +19,7 @@ class BertNormalizer : public Normalizer {
       : clean_(clean), chinese_(chinese), strip_(strip.value_or(lower)), lower_(lower) {}
 
   void normalize(NormalizedString& s) const override {
-    if (ascii_fast_path(s)) return;
+    if (ascii_fast_path(s) || fused(s)) return;
     if (clean_) {
       s.filter([](char32_t c) { return !(c == 0 || c == 0xFFFD || is_control(c)); });
       s.map([](char32_t c) { return is_bert_whitespace(c) ? U' ' : c; });
@@ -66,6 +68,79 @@ class BertNormalizer : public Normalizer {
       if (lower && ch >= 'A' && ch <= 'Z') return static_cast<char>(ch + 32);
       return ch;
     });
+    return true;
+  }
+
+  // All steps in one pass. Each step gives every output char the alignment of the char it came
+  // from (replaced, inserted after it, decomposed from it), so composing them is per source char.
+  // Only canonical reordering of combining marks (NFD) can move chars between sources: such text
+  // takes the step-by-step path.
+  bool fused(NormalizedString& s) const {
+    const std::string& t = s.get();
+    std::string out;
+    std::vector<Align> al;
+    out.reserve(t.size() + 16);
+    al.reserve(t.size() + 16);
+    std::u32string low;
+    int prev_ccc = 0;
+    utf8proc_int32_t buf[32];
+    auto emit = [&](char32_t c, Align a) {
+      size_t before = out.size();
+      unicode::append_utf8(out, c);
+      al.insert(al.end(), out.size() - before, a);
+    };
+    // NFD + strip Mn + lowercase of one char; false when marks would be reordered.
+    auto rest = [&](char32_t c, Align a) {
+      if (!strip_) {
+        prev_ccc = 0;
+        if (!lower_) return emit(c, a), true;
+        low.clear();
+        unicode::append_lowercase(low, c);
+        for (char32_t l : low) emit(l, a);
+        return true;
+      }
+      int last = 0;
+      utf8proc_ssize_t n = c < 0x80 ? 0
+                                    : utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 32,
+                                                              UTF8PROC_DECOMPOSE, &last);
+      if (n <= 0 || n > 32) {
+        buf[0] = static_cast<utf8proc_int32_t>(c);
+        n = 1;
+      }
+      for (utf8proc_ssize_t k = 0; k < n; ++k) {
+        auto d = static_cast<char32_t>(buf[k]);
+        int cc = d < 0x300 ? 0 : utf8proc_get_property(buf[k])->combining_class;
+        if (cc != 0 && prev_ccc > cc) return false;
+        prev_ccc = cc;
+        if (unicode::is_mark_nonspacing(d)) continue;
+        if (!lower_) {
+          emit(d, a);
+          continue;
+        }
+        low.clear();
+        unicode::append_lowercase(low, d);
+        for (char32_t l : low) emit(l, a);
+      }
+      return true;
+    };
+    for (size_t i = 0; i < t.size();) {
+      Align a = s.alignment(i);
+      char32_t c = unicode::next_cp(t, i);
+      if (clean_) {
+        if (c == 0 || c == 0xFFFD || is_control(c)) continue;
+        if (is_bert_whitespace(c)) c = U' ';
+      }
+      if (chinese_ && unicode::is_chinese_char(c)) {
+        emit(U' ', a);
+        prev_ccc = 0;
+        if (!rest(c, a)) return false;
+        emit(U' ', a);
+        prev_ccc = 0;
+        continue;
+      }
+      if (!rest(c, a)) return false;
+    }
+    s.assign(std::move(out), std::move(al));
     return true;
   }
 

@@ -75,21 +75,14 @@ std::vector<Match> find_matches(const Regex& re, std::string_view text) {
   return out;
 }
 
-std::vector<Match> find_matches(const std::function<bool(char32_t)>& pred, std::string_view text) {
-  if (text.empty()) return {{0, 0, false}};
-  std::vector<Match> out;
-  size_t last = 0, i = 0;
-  while (i < text.size()) {
-    size_t b = i;
-    char32_t c = unicode::next_cp(text, i);
-    if (pred(c)) {
-      if (last < b) out.push_back({last, b, false});
-      out.push_back({b, i, true});
-      last = i;
-    }
+void split_into(NormalizedString&& n, const std::vector<Match>& matches, SplitBehavior b,
+                std::vector<NormalizedString>& out) {
+  if (matches.size() == 1 && matches[0].start == 0 && matches[0].end == n.len()) {
+    // One piece covering everything: kept whole, or dropped when it is a removed delimiter.
+    if (!(matches[0].is_match && b == SplitBehavior::Removed)) out.push_back(std::move(n));
+    return;
   }
-  if (text.size() > last) out.push_back({last, text.size(), false});
-  return out;
+  for (auto& piece : n.split(matches, b)) out.push_back(std::move(piece));
 }
 
 std::vector<Match> find_matches_literal(std::string_view needle, std::string_view text) {

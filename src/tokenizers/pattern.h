@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tokenizers/normalized_string.h"
+#include "tokenizers/unicode.h"
 
 namespace xfmr::tokenizers {
 
@@ -32,7 +33,32 @@ class Regex {
 };
 
 std::vector<Match> find_matches(const Regex& re, std::string_view text);
-std::vector<Match> find_matches(const std::function<bool(char32_t)>& pred, std::string_view text);
+// Each char for which pred is true is its own match (HF's char-predicate Pattern).
+template <typename Pred>
+void find_char_matches(Pred&& pred, std::string_view text, std::vector<Match>& out) {
+  out.clear();
+  if (text.empty()) {
+    out.push_back({0, 0, false});
+    return;
+  }
+  size_t last = 0, i = 0;
+  while (i < text.size()) {
+    size_t b = i;
+    char32_t c;
+    if (static_cast<unsigned char>(text[i]) < 0x80) c = static_cast<unsigned char>(text[i++]);
+    else c = unicode::next_cp(text, i);
+    if (pred(c)) {
+      if (last < b) out.push_back({last, b, false});
+      out.push_back({b, i, true});
+      last = i;
+    }
+  }
+  if (text.size() > last) out.push_back({last, text.size(), false});
+}
+
+// Appends the pieces of `n` split on `matches` to `out` (moves `n` when nothing splits it).
+void split_into(NormalizedString&& n, const std::vector<Match>& matches, SplitBehavior b,
+                std::vector<NormalizedString>& out);
 std::vector<Match> find_matches_literal(std::string_view needle, std::string_view text);
 // Flips is_match (HF's Invert pattern).
 void invert(std::vector<Match>& matches);

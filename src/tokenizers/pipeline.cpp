@@ -11,10 +11,9 @@ PreTokenizedString::PreTokenizedString(std::string_view original, NormalizedStri
   splits_.push_back(Split{std::move(n), std::nullopt});
 }
 
-Encoding PreTokenizedString::into_encoding(int32_t type_id) const {
+Encoding PreTokenizedString::tokenize(const Model& model, int32_t type_id) {
   Encoding e;
-  size_t total = 0;
-  for (const auto& s : splits_) total += s.tokens ? s.tokens->size() : 0;
+  size_t total = splits_.size() + splits_.size() / 2;
   e.ids.reserve(total);
   e.tokens.reserve(total);
   e.byte_offsets.reserve(total);
@@ -43,16 +42,20 @@ Encoding PreTokenizedString::into_encoding(int32_t type_id) const {
   };
 
   int32_t word = 0;
-  for (const auto& s : splits_) {
-    XFMR_CHECK(s.tokens, "tokenizer: internal error: split was not tokenized");
+  thread_local std::vector<Token> buf;
+  for (auto& s : splits_) {
     auto base = s.normalized.offsets_original();
-    for (const Token& t : *s.tokens) {
+    if (!s.tokens) {
+      buf.clear();
+      model.tokenize(s.normalized.get(), buf);
+    }
+    for (Token& t : s.tokens ? *s.tokens : buf) {
       size_t os, oe;
       Offsets o;
       if (s.normalized.convert_offsets(t.start, t.end, os, oe)) o = {base.first + os, base.first + oe};
       else o = {t.start, t.end};
       e.ids.push_back(t.id);
-      e.tokens.push_back(t.value);
+      e.tokens.push_back(std::move(t.value));
       e.byte_offsets.push_back(o);
       e.word_ids.push_back(word);
     }

@@ -20,6 +20,8 @@ struct Token {
   size_t start, end;  // byte range in the split's normalized text
 };
 
+struct Model;
+
 struct Split {
   NormalizedString normalized;
   std::optional<std::vector<Token>> tokens;  // set for added tokens and after the model ran
@@ -30,24 +32,29 @@ class PreTokenizedString {
   // `original` is the whole input text (it must outlive this object).
   PreTokenizedString(std::string_view original, NormalizedString n);
   std::vector<Split>& splits() { return splits_; }
-  // Replaces each split that has no tokens yet by the pieces f returns (empty pieces dropped).
+  // Replaces each split that has no tokens yet by the pieces f(normalized, out) appends to `out`
+  // (empty pieces are dropped).
   template <typename F>
   void split(F&& f) {
+    thread_local std::vector<NormalizedString> pieces;
     std::vector<Split> out;
-    out.reserve(splits_.size());
+    out.reserve(splits_.size() + 8);
     for (size_t i = 0; i < splits_.size(); ++i) {
       if (splits_[i].tokens) {
         out.push_back(std::move(splits_[i]));
         continue;
       }
-      for (auto& piece : f(i, std::move(splits_[i].normalized)))
+      pieces.clear();
+      f(std::move(splits_[i].normalized), pieces);
+      for (auto& piece : pieces)
         if (!piece.empty()) out.push_back(Split{std::move(piece), std::nullopt});
     }
     splits_ = std::move(out);
   }
-  // Builds the encoding of the tokens: byte offsets through the alignments, code-point offsets via
-  // the original text, word id = split index.
-  Encoding into_encoding(int32_t type_id) const;
+  // Runs the model on the splits without tokens and builds the encoding: byte offsets through the
+  // alignments, code-point offsets via the original text, word id = split index.
+  // Consumes the tokens.
+  Encoding tokenize(const Model& model, int32_t type_id);
 
  private:
   std::string_view original_;

@@ -13,22 +13,34 @@ namespace {
 // Splits every untokenized piece with the matches of `finder`.
 template <typename Finder>
 void split_all(PreTokenizedString& p, SplitBehavior b, Finder&& finder) {
-  p.split([&](size_t, NormalizedString n) { return n.split(finder(n.get()), b); });
+  p.split([&](NormalizedString&& n, std::vector<NormalizedString>& out) {
+    auto m = finder(n.get());
+    split_into(std::move(n), m, b, out);
+  });
+}
+
+// Splits every untokenized piece on the chars where pred is true.
+template <typename Pred>
+void split_chars(PreTokenizedString& p, SplitBehavior b, Pred pred) {
+  thread_local std::vector<Match> m;
+  p.split([&](NormalizedString&& n, std::vector<NormalizedString>& out) {
+    find_char_matches(pred, n.get(), m);
+    split_into(std::move(n), m, b, out);
+  });
 }
 
 class BertPreTokenizer : public PreTokenizer {
  public:
   void pre_tokenize(PreTokenizedString& p) const override {
-    split_all(p, SplitBehavior::Removed, [](const std::string& s) { return find_matches(unicode::is_whitespace, s); });
-    split_all(p, SplitBehavior::Isolated,
-              [](const std::string& s) { return find_matches(unicode::is_bert_punctuation, s); });
+    split_chars(p, SplitBehavior::Removed, unicode::is_whitespace);
+    split_chars(p, SplitBehavior::Isolated, unicode::is_bert_punctuation);
   }
 };
 
 class WhitespaceSplit : public PreTokenizer {
  public:
   void pre_tokenize(PreTokenizedString& p) const override {
-    split_all(p, SplitBehavior::Removed, [](const std::string& s) { return find_matches(unicode::is_whitespace, s); });
+    split_chars(p, SplitBehavior::Removed, unicode::is_whitespace);
   }
 };
 
@@ -52,8 +64,7 @@ class CharDelimiterSplit : public PreTokenizer {
   explicit CharDelimiterSplit(char32_t d) : d_(d) {}
   void pre_tokenize(PreTokenizedString& p) const override {
     char32_t d = d_;
-    split_all(p, SplitBehavior::Removed,
-              [d](const std::string& s) { return find_matches([d](char32_t c) { return c == d; }, s); });
+    split_chars(p, SplitBehavior::Removed, [d](char32_t c) { return c == d; });
   }
 
  private:
@@ -64,7 +75,7 @@ class Punctuation : public PreTokenizer {
  public:
   explicit Punctuation(SplitBehavior b) : b_(b) {}
   void pre_tokenize(PreTokenizedString& p) const override {
-    split_all(p, b_, [](const std::string& s) { return find_matches(unicode::is_bert_punctuation, s); });
+    split_chars(p, b_, unicode::is_bert_punctuation);
   }
 
  private:
@@ -75,8 +86,7 @@ class Digits : public PreTokenizer {
  public:
   explicit Digits(bool individual) : individual_(individual) {}
   void pre_tokenize(PreTokenizedString& p) const override {
-    split_all(p, individual_ ? SplitBehavior::Isolated : SplitBehavior::Contiguous,
-              [](const std::string& s) { return find_matches(unicode::is_numeric, s); });
+    split_chars(p, individual_ ? SplitBehavior::Isolated : SplitBehavior::Contiguous, unicode::is_numeric);
   }
 
  private:
@@ -108,13 +118,17 @@ class Metaspace : public PreTokenizer {
   Metaspace(char32_t replacement, Prepend scheme, bool split)
       : rep_(unicode::to_utf8(replacement)), scheme_(scheme), split_(split) {}
   void pre_tokenize(PreTokenizedString& p) const override {
-    p.split([&](size_t, NormalizedString n) {
-      n.replace(find_matches_literal(" ", n.get()), rep_);
+    p.split([&](NormalizedString&& n, std::vector<NormalizedString>& out) {
+      if (n.get().find(' ') != std::string::npos) n.replace(find_matches_literal(" ", n.get()), rep_);
       bool starts = n.get().compare(0, rep_.size(), rep_) == 0;
       if (scheme_ == Prepend::Always && !starts) n.prepend(rep_);
       if (scheme_ == Prepend::First && !starts && n.offsets_original().first == 0) n.prepend(rep_);
-      if (!split_) return std::vector<NormalizedString>{std::move(n)};
-      return n.split(find_matches_literal(rep_, n.get()), SplitBehavior::MergedWithNext);
+      if (!split_) {
+        out.push_back(std::move(n));
+        return;
+      }
+      auto m = find_matches_literal(rep_, n.get());
+      split_into(std::move(n), m, SplitBehavior::MergedWithNext, out);
     });
   }
 

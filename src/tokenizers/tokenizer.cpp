@@ -105,13 +105,7 @@ void run_parallel(size_t n, int threads, Fn&& fn) {
 Encoding Tokenizer::Impl::encode_sequence(std::string_view text, int32_t type_id) const {
   PreTokenizedString p = added.extract_and_normalize(normalizer.get(), text);
   if (pre_tokenizer) pre_tokenizer->pre_tokenize(p);
-  for (Split& s : p.splits()) {
-    if (s.tokens) continue;
-    std::vector<Token> toks;
-    model->tokenize(s.normalized.get(), toks);
-    s.tokens = std::move(toks);
-  }
-  return p.into_encoding(type_id);
+  return p.tokenize(*model, type_id);
 }
 
 Encoding Tokenizer::Impl::post_process(Encoding a, std::optional<Encoding> b, const EncodeOptions& o) const {
