@@ -5,6 +5,41 @@
 #include "update_util.h"
 
 namespace xfmr::optim {
+namespace {
+
+struct AdamUpdate {
+  float* p;
+  const float* g;
+  float *m, *v, *vmax;
+  float sign, decay, l2, b1, b2, one_b1, one_b2, bc2_sqrt, neg_step_size, eps;
+};
+
+// One element range of the update, branch-free so that it vectorises: sign = -1 for maximize,
+// decay = 1 - lr * wd for AdamW (1 otherwise: exact), l2 = wd for Adam (0 otherwise: exact).
+template <bool kAmsgrad>
+void adam_update(const AdamUpdate& u, int64_t lo, int64_t hi) {
+  float* __restrict p = u.p;
+  const float* __restrict g = u.g;
+  float* __restrict m = u.m;
+  float* __restrict v = u.v;
+  float* __restrict vmax = u.vmax;
+  for (int64_t j = lo; j < hi; ++j) {
+    float pj = p[j] * u.decay;
+    float gr = std::fma(u.l2, pj, u.sign * g[j]);
+    float mj = std::fma(u.one_b1, gr, m[j] * u.b1);
+    float vj = v[j] * u.b2 + u.one_b2 * gr * gr;
+    m[j] = mj;
+    v[j] = vj;
+    if constexpr (kAmsgrad) {
+      vj = vmax[j] > vj ? vmax[j] : vj;
+      vmax[j] = vj;
+    }
+    float denom = std::sqrt(vj) / u.bc2_sqrt + u.eps;
+    p[j] = pj + u.neg_step_size * mj / denom;
+  }
+}
+
+}  // namespace
 
 std::map<std::string, double> Adam::defaults(const AdamOptions& o) {
   XFMR_CHECK(o.lr >= 0.0, "Adam: invalid learning rate ", o.lr);
@@ -45,8 +80,8 @@ void Adam::step() {
         st["step"] = Tensor::scalar(0.0);
         st["exp_avg"] = Tensor::zeros(p.shape());
         st["exp_avg_sq"] = Tensor::zeros(p.shape());
-        if (amsgrad) st["max_exp_avg_sq"] = Tensor::zeros(p.shape());
       }
+      if (amsgrad && !st.count("max_exp_avg_sq")) st["max_exp_avg_sq"] = Tensor::zeros(p.shape());
       // torch 1.13: step_t += 1 (an f32 tensor); the bias corrections use its value as a python float.
       float* step_t = st["step"].data<float>();
       *step_t += 1.0f;
@@ -63,22 +98,13 @@ void Adam::step() {
       float* m = st["exp_avg"].data<float>();
       float* v = st["exp_avg_sq"].data<float>();
       float* vmax = amsgrad ? st["max_exp_avg_sq"].data<float>() : nullptr;
-      XFMR_CHECK(!amsgrad || vmax, op, ": amsgrad state missing");
+      AdamUpdate u{pp, pg, m, v, vmax, maximize ? -1.0f : 1.0f, decay, l2, b1, b2, one_b1, one_b2, bc2_sqrt,
+                   -step_size, eps};
       parallel_for(0, p.numel(), detail::kGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t j = lo; j < hi; ++j) {
-          float gr = maximize ? -pg[j] : pg[j];
-          if (decay != 1.0f) pp[j] *= decay;
-          if (l2 != 0.0f) gr = std::fma(l2, pp[j], gr);
-          m[j] = std::fma(one_b1, gr, m[j] * b1);
-          v[j] = v[j] * b2 + one_b2 * gr * gr;
-          float vv = v[j];
-          if (vmax) {
-            vmax[j] = vmax[j] > vv ? vmax[j] : vv;
-            vv = vmax[j];
-          }
-          float denom = std::sqrt(vv) / bc2_sqrt + eps;
-          pp[j] = pp[j] + (-step_size) * m[j] / denom;
-        }
+        if (vmax)
+          adam_update<true>(u, lo, hi);
+        else
+          adam_update<false>(u, lo, hi);
       });
     }
   }

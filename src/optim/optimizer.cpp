@@ -33,6 +33,10 @@ void Optimizer::add_param_group(ParamGroup group) {
       for (const Tensor& q : g.params)
         XFMR_CHECK(!q.is_same(p), "optimizer: some parameters appear in more than one parameter group");
   }
+  for (size_t i = 0; i < group.params.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      XFMR_CHECK(!group.params[i].is_same(group.params[j]),
+                 "optimizer: a parameter group contains the same parameter twice (it would be updated twice)");
   for (const auto& [k, v] : defaults_) group.options.emplace(k, v);
   for (const auto& [k, v] : group.options)
     XFMR_CHECK(defaults_.count(k), "optimizer: unknown hyper-parameter '", k, "' in a parameter group");

@@ -5,6 +5,33 @@
 #include "update_util.h"
 
 namespace xfmr::optim {
+namespace {
+
+struct SgdUpdate {
+  float* p;
+  const float* g;
+  float* buf;
+  float sign, wd, neg_lr, momentum, dampening1;
+};
+
+// Branch-free (vectorisable) update of one element range; wd = 0 adds exactly nothing.
+template <bool kMomentum, bool kFirst, bool kNesterov>
+void sgd_update(const SgdUpdate& u, int64_t lo, int64_t hi) {
+  float* __restrict p = u.p;
+  const float* __restrict g = u.g;
+  float* __restrict buf = u.buf;
+  for (int64_t j = lo; j < hi; ++j) {
+    float d = std::fma(u.wd, p[j], u.sign * g[j]);
+    if constexpr (kMomentum) {
+      float b = kFirst ? d : std::fma(u.dampening1, d, buf[j] * u.momentum);
+      buf[j] = b;
+      d = kNesterov ? std::fma(u.momentum, b, d) : b;
+    }
+    p[j] = std::fma(u.neg_lr, d, p[j]);
+  }
+}
+
+}  // namespace
 
 std::map<std::string, double> SGD::defaults(const SGDOptions& o) {
   XFMR_CHECK(o.lr >= 0.0, "SGD: invalid learning rate ", o.lr);
@@ -51,19 +78,14 @@ void SGD::step() {
         }
         buf = it->second.data<float>();
       }
+      SgdUpdate u{pp, pg, buf, maximize ? -1.0f : 1.0f, wd, -lr, momentum, dampening1};
       parallel_for(0, n, detail::kGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t j = lo; j < hi; ++j) {
-          float d = maximize ? -pg[j] : pg[j];
-          if (wd != 0.0f) d = std::fma(wd, pp[j], d);
-          if (buf) {
-            if (first)
-              buf[j] = d;
-            else
-              buf[j] = std::fma(dampening1, d, buf[j] * momentum);
-            d = nesterov ? std::fma(momentum, buf[j], d) : buf[j];
-          }
-          pp[j] = std::fma(-lr, d, pp[j]);
-        }
+        if (!buf)
+          sgd_update<false, false, false>(u, lo, hi);
+        else if (first)
+          nesterov ? sgd_update<true, true, true>(u, lo, hi) : sgd_update<true, true, false>(u, lo, hi);
+        else
+          nesterov ? sgd_update<true, false, true>(u, lo, hi) : sgd_update<true, false, false>(u, lo, hi);
       });
     }
   }
