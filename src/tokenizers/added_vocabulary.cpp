@@ -5,6 +5,7 @@
 namespace xfmr::tokenizers {
 
 void AddedVocabulary::Trie::insert(std::string_view s, int32_t value) {
+  if (!s.empty()) first_byte[static_cast<unsigned char>(s[0])] = true;
   uint32_t node = 0;
   for (unsigned char c : s) {
     uint64_t key = (static_cast<uint64_t>(node) << 8) | c;
@@ -83,6 +84,7 @@ std::vector<AddedVocabulary::Found> AddedVocabulary::find_matches(std::string_vi
     size_t ms = 0, me = 0;
     int32_t idx = -1;
     for (size_t i = pos; i < s.size() && idx < 0; ++i) {
+      if (!trie.first_byte[static_cast<unsigned char>(s[i])]) continue;
       uint32_t node = 0;
       for (size_t k = i; k < s.size(); ++k) {
         const uint32_t* child = trie.edges.get((static_cast<uint64_t>(node) << 8) | static_cast<unsigned char>(s[k]));

@@ -109,18 +109,24 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       auto m = gpt2_matches(n.get());
       split_into(std::move(n), m, SplitBehavior::Isolated, out);
     });
+    // Every byte becomes its printable character. HF's transform gives all of them the alignment
+    // of the char they come from (the first replaces it, the others are insertions after it).
     for (auto& s : p.splits()) {
       if (s.tokens) continue;
       const std::string& t = s.normalized.get();
-      Changes d;
-      d.reserve(t.size());
+      std::string out;
+      std::vector<Align> aligns;
+      out.reserve(t.size() * 2);
+      aligns.reserve(t.size() * 2);
       for (size_t i = 0; i < t.size();) {
-        size_t len = unicode::seq_len(static_cast<unsigned char>(t[i]));
-        for (size_t k = 0; k < len; ++k)
-          d.push_back({unicode::byte_to_char(static_cast<uint8_t>(t[i + k])), k > 0 ? 1 : 0});
+        size_t len = std::min(unicode::seq_len(static_cast<unsigned char>(t[i])), t.size() - i);
+        Align a = s.normalized.alignment(i);
+        size_t before = out.size();
+        for (size_t k = 0; k < len; ++k) unicode::append_utf8(out, unicode::byte_to_char(static_cast<uint8_t>(t[i + k])));
+        aligns.insert(aligns.end(), out.size() - before, a);
         i += len;
       }
-      s.normalized.transform(d, 0);
+      s.normalized.assign(std::move(out), std::move(aligns));
     }
   }
 

@@ -31,6 +31,7 @@ class AddedVocabulary {
     // Byte trie over the token contents; terminal = index into tokens_.
     std::vector<int32_t> terminal{-1};
     U64Map<uint32_t> edges;
+    bool first_byte[256] = {};  // bytes a token can start with (most positions are skipped)
     bool empty() const { return terminal.size() == 1; }
     void insert(std::string_view s, int32_t value);
   };

@@ -62,8 +62,11 @@ class Bpe : public Model {
   void tokenize(std::string_view word, std::vector<Token>& out) const override {
     if (word.empty()) return;
     WordCache& cache = WordCache::local(instance_);
-    if (const auto* hit = cache.find(word)) {
-      for (const auto& p : *hit) out.push_back(Token{p.id, rev_[static_cast<size_t>(p.id)], p.start, p.end});
+    const CachedPiece* hit;
+    size_t count;
+    if (cache.find(word, hit, count)) {
+      for (size_t k = 0; k < count; ++k)
+        out.push_back(Token{hit[k].id, rev_[static_cast<size_t>(hit[k].id)], hit[k].start, hit[k].end});
       return;
     }
     std::vector<CachedPiece> pieces;
@@ -72,7 +75,7 @@ class Bpe : public Model {
     }
     if (pieces.empty()) pieces = merge_word(word);
     for (const auto& p : pieces) out.push_back(Token{p.id, rev_[static_cast<size_t>(p.id)], p.start, p.end});
-    cache.put(word, std::move(pieces));
+    cache.put(word, pieces);
   }
 
   std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.get(t); }

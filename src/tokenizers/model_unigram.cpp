@@ -31,7 +31,7 @@ class Unigram : public Model {
       const auto& [piece, score] = vocab_[id];
       is_byte_[id] = piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>';
       XFMR_CHECK(std::isfinite(score), where, ": piece ", id, " has a non-finite score");
-      ids_.emplace(piece, static_cast<int32_t>(id));
+      ids_.set(piece, static_cast<int32_t>(id));
       min_score_ = std::min(min_score_, score);
       if (piece.empty()) continue;
       uint32_t node = 0;
@@ -54,26 +54,25 @@ class Unigram : public Model {
   void tokenize(std::string_view text, std::vector<Token>& out) const override {
     if (text.empty()) return;
     WordCache& cache = WordCache::local(instance_);
-    std::vector<CachedPiece> pieces;
-    if (const auto* hit = cache.find(text)) {
-      pieces = *hit;
-    } else {
-      pieces = encode(text);
-      cache.put(text, pieces);
+    const CachedPiece* pieces;
+    size_t count;
+    std::vector<CachedPiece> fresh;
+    if (!cache.find(text, pieces, count)) {
+      fresh = encode(text);
+      cache.put(text, fresh);
+      pieces = fresh.data();
+      count = fresh.size();
     }
     // HF names a token by its text, except byte-fallback tokens which keep their piece (<0xAB>).
-    for (const auto& p : pieces) {
+    for (size_t k = 0; k < count; ++k) {
+      const CachedPiece& p = pieces[k];
       const auto id = static_cast<size_t>(p.id);
       std::string_view value = is_byte_[id] ? std::string_view(vocab_[id].first) : text.substr(p.start, p.end - p.start);
       out.push_back(Token{p.id, std::string(value), p.start, p.end});
     }
   }
 
-  std::optional<int32_t> token_to_id(std::string_view t) const override {
-    auto it = ids_.find(t);
-    if (it == ids_.end()) return std::nullopt;
-    return it->second;
-  }
+  std::optional<int32_t> token_to_id(std::string_view t) const override { return ids_.get(t); }
   std::optional<std::string> id_to_token(int32_t id) const override {
     if (id < 0 || static_cast<size_t>(id) >= vocab_.size()) return std::nullopt;
     return vocab_[static_cast<size_t>(id)].first;
@@ -153,9 +152,8 @@ class Unigram : public Model {
     out.reserve(pieces.size());
     for (const auto& p : pieces) {
       std::string_view text = s.substr(p.start, p.end - p.start);
-      auto it = ids_.find(text);
-      if (it != ids_.end()) {
-        out.push_back({it->second, p.start, p.end});
+      if (auto id = ids_.get(text)) {
+        out.push_back({*id, p.start, p.end});
         continue;
       }
       if (byte_fallback_) {
@@ -163,12 +161,12 @@ class Unigram : public Model {
         for (unsigned char c : text) {
           static const char* hex = "0123456789ABCDEF";
           char code[6] = {'<', '0', 'x', hex[c >> 4], hex[c & 15], '>'};
-          auto bt = ids_.find(std::string_view(code, 6));
-          if (bt == ids_.end()) {
+          auto bt = ids_.get(std::string_view(code, 6));
+          if (!bt) {
             bytes.clear();
             break;
           }
-          bytes.push_back({bt->second, p.start, p.end});
+          bytes.push_back({*bt, p.start, p.end});
         }
         if (!bytes.empty()) {
           for (auto& b : bytes) out.push_back(b);
@@ -182,7 +180,7 @@ class Unigram : public Model {
   }
 
   std::vector<std::pair<std::string, double>> vocab_;
-  StrMap ids_;
+  FlatStrMap ids_;
   std::optional<int32_t> unk_id_;
   bool byte_fallback_;
   double min_score_ = std::numeric_limits<double>::infinity();

@@ -216,17 +216,20 @@ void NormalizedString::uppercase() {
 }
 
 void NormalizedString::prepend(std::string_view s) {
+  // HF: the first new char replaces the first char, the others and the first char itself are
+  // insertions, so all of them take the first char's alignment.
   if (normalized_.empty() || s.empty()) return;
-  size_t i = 0;
-  char32_t next = next_cp(normalized_, i);
-  Changes d;
-  bool first = true;
-  for (size_t k = 0; k < s.size();) {
-    d.push_back({next_cp(s, k), first ? 0 : 1});
-    first = false;
-  }
-  d.push_back({next, 1});
-  transform_range(0, i, d, 0);
+  size_t first = std::min(unicode::seq_len(static_cast<unsigned char>(normalized_[0])), normalized_.size());
+  Align a = align_at(0);
+  std::vector<Align> aligns;
+  aligns.reserve(s.size() + normalized_.size());
+  aligns.insert(aligns.end(), s.size() + first, a);
+  for (size_t i = first; i < normalized_.size(); ++i) aligns.push_back(align_at(i));
+  std::string text;
+  text.reserve(s.size() + normalized_.size());
+  text.append(s);
+  text.append(normalized_);
+  assign(std::move(text), std::move(aligns));
 }
 
 void NormalizedString::append(std::string_view s) {

@@ -27,10 +27,17 @@ class Precompiled : public Normalizer {
     std::memcpy(units_.data(), blob.data() + 4, trie_size);
     normalized_ = blob.substr(4 + trie_size);
     XFMR_CHECK(!units_.empty(), where, ": precompiled_charsmap has an empty trie");
+    std::string_view rep;
+    for (int c = 1; c < 128; ++c) {
+      char ch = static_cast<char>(c);
+      ascii_maps_[c] = lookup(std::string_view(&ch, 1), rep);
+    }
+    crlf_maps_ = lookup("\r\n", rep);
   }
 
   void normalize(NormalizedString& s) const override {
     const std::string& t = s.get();
+    if (ascii_unchanged(t)) return;
     Changes d;
     d.reserve(t.size());
     bool modified = false;
@@ -120,8 +127,20 @@ class Precompiled : public Normalizer {
     return false;
   }
 
+  // ASCII text whose chars (and CR LF clusters) have no rule is left as it is.
+  bool ascii_unchanged(const std::string& t) const {
+    for (size_t i = 0; i < t.size(); ++i) {
+      auto c = static_cast<unsigned char>(t[i]);
+      if (c >= 0x80 || c == 0 || ascii_maps_[c]) return false;
+      if (c == '\r' && crlf_maps_ && i + 1 < t.size() && t[i + 1] == '\n') return false;
+    }
+    return true;
+  }
+
   std::vector<uint32_t> units_;
   std::string normalized_;
+  bool ascii_maps_[128] = {};
+  bool crlf_maps_ = false;
 };
 
 }  // namespace

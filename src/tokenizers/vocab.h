@@ -178,28 +178,40 @@ struct CachedPiece {
 };
 class WordCache {
  public:
-  static constexpr size_t kCapacity = 10000;
+  static constexpr size_t kCapacity = 1 << 17;
   static constexpr size_t kMaxWordBytes = 256;
   // The calling thread's cache for model `instance` (cleared when another model used it last).
   static WordCache& local(uint64_t instance) {
     thread_local WordCache c;
     if (c.owner_ != instance) {
-      c.map_.clear();
+      c.map_ = FlatStrMap{};
+      c.spans_.clear();
+      c.pieces_.clear();
       c.owner_ = instance;
     }
     return c;
   }
-  const std::vector<CachedPiece>* find(std::string_view w) const {
-    auto it = map_.find(w);
-    return it == map_.end() ? nullptr : &it->second;
+  // Pieces of a cached word (valid until the next put), or false.
+  bool find(std::string_view w, const CachedPiece*& begin, size_t& count) const {
+    auto idx = map_.get(w);
+    if (!idx) return false;
+    const auto& sp = spans_[static_cast<size_t>(*idx)];
+    begin = pieces_.data() + sp.first;
+    count = sp.second;
+    return true;
   }
-  void put(std::string_view w, std::vector<CachedPiece> p) {
-    if (map_.size() < kCapacity && w.size() <= kMaxWordBytes) map_.emplace(std::string(w), std::move(p));
+  void put(std::string_view w, const std::vector<CachedPiece>& p) {
+    if (map_.size() >= kCapacity || w.size() > kMaxWordBytes) return;
+    map_.set(w, static_cast<int32_t>(spans_.size()));
+    spans_.emplace_back(static_cast<uint32_t>(pieces_.size()), static_cast<uint32_t>(p.size()));
+    pieces_.insert(pieces_.end(), p.begin(), p.end());
   }
 
  private:
   uint64_t owner_ = 0;
-  std::unordered_map<std::string, std::vector<CachedPiece>, StrHash, std::equal_to<>> map_;
+  FlatStrMap map_;                                   // word -> index into spans_
+  std::vector<std::pair<uint32_t, uint32_t>> spans_;  // (first piece, count)
+  std::vector<CachedPiece> pieces_;
 };
 
 }  // namespace xfmr::tokenizers
