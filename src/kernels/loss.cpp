@@ -5,6 +5,7 @@
 // the unfused formulation is never materialised (for a 33k-word vocabulary that is 90 MB per step).
 #include "xfmr/kernels/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -77,16 +78,28 @@ inline float lane_sum(const float* acc) {
   return ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));
 }
 
-// log(sum(exp(x))) computed stably. NaN in the row (or +inf) propagates as NaN.
+// log(sum(exp(x))) computed stably in one pass over memory: the row is processed in L1-sized
+// chunks (max of the chunk, then the sum of exp relative to the running max, which rescales the
+// previous partial sum when it grows). NaN in the row (or +inf) propagates as NaN.
 inline float row_logsumexp(const float* x, int64_t n) {
-  float m = row_max(x, n);
+  constexpr int64_t kChunk = 2048;
+  float m = -INFINITY, s = 0.0f;
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t len = std::min(kChunk, n - c0);
+    const float* xc = x + c0;
+    const float cm = row_max(xc, len);
+    if (cm == -INFINITY) continue;  // an all -inf chunk adds nothing
+    const float nm = cm > m ? cm : m;
+    float acc[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= len; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) acc[j] += vec::exp(xc[i + j] - nm);
+    float cs = lane_sum(acc);
+    for (; i < len; ++i) cs += vec::exp(xc[i] - nm);
+    s = (m == -INFINITY ? 0.0f : s * std::exp(m - nm)) + cs;
+    m = nm;
+  }
   if (m == -INFINITY) return -INFINITY;  // every logit -inf
-  float acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) acc[j] += vec::exp(x[i + j] - m);
-  float s = lane_sum(acc);
-  for (; i < n; ++i) s += vec::exp(x[i] - m);
   return m + std::log(s);
 }
 
