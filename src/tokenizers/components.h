@@ -20,7 +20,9 @@ using json = nlohmann::json;
 
 std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& where);
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::string& where);
-std::unique_ptr<Model> make_model(const json& j, const std::string& where);
+struct ModelTables;
+// `tables` holds model.vocab / model.merges when the SAX loader read them (see json_sax.h).
+std::unique_ptr<Model> make_model(const json& j, const std::string& where, ModelTables* tables = nullptr);
 std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::string& where);
 std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where);
 

@@ -4,6 +4,7 @@
 
 #include "tokenizers/components.h"
 #include "tokenizers/impl.h"
+#include "tokenizers/json_sax.h"
 #include "xfmr/core/error.h"
 
 namespace xfmr::tokenizers {
@@ -42,43 +43,55 @@ std::vector<std::pair<std::string, std::string>> read_merges(const json& j, cons
 
 }  // namespace
 
-std::unique_ptr<Model> make_model(const json& j, const std::string& where) {
+std::unique_ptr<Model> make_model(const json& j, const std::string& where, ModelTables* tables) {
   XFMR_CHECK(j.is_object(), where, ": the model must be a JSON object");
-  std::string t;
+  ModelTables none;
+  ModelTables& t = tables ? *tables : none;
+  bool have_vocab = t.vocab_object || t.vocab_list;
+  auto vocab_object = [&]() -> Vocab {
+    if (t.vocab_object) return std::move(*t.vocab_object);
+    XFMR_CHECK(!t.vocab_list, where, ": 'vocab' must be an object of token -> id");
+    return read_vocab_object(need(j, "vocab", where), where + ".vocab");
+  };
+  std::string type;
   if (j.contains("type")) {
-    t = type_of(j, where);
+    type = type_of(j, where);
   } else {
     // Old files have no "type": recognise the model by its fields, as HF's untagged fallback does.
-    const json& v = need(j, "vocab", where);
-    t = j.contains("merges") ? "BPE" : v.is_array() ? "Unigram" : j.contains("max_input_chars_per_word") ? "WordPiece"
-                                                                                                           : "WordLevel";
+    bool list = t.vocab_list || (!have_vocab && need(j, "vocab", where).is_array());
+    type = j.contains("merges") ? "BPE" : list ? "Unigram" : j.contains("max_input_chars_per_word") ? "WordPiece"
+                                                                                                    : "WordLevel";
   }
-  if (t == "WordPiece") {
+  if (type == "WordPiece") {
     size_t max_chars = 100;
     if (j.contains("max_input_chars_per_word")) {
       XFMR_CHECK(j["max_input_chars_per_word"].is_number_unsigned(), where, ": 'max_input_chars_per_word' must be a positive integer");
       max_chars = j["max_input_chars_per_word"].get<size_t>();
     }
-    return make_wordpiece(read_vocab_object(need(j, "vocab", where), where + ".vocab"),
-                          opt_string(j, "unk_token", where).value_or("[UNK]"),
+    return make_wordpiece(vocab_object(), opt_string(j, "unk_token", where).value_or("[UNK]"),
                           opt_string(j, "continuing_subword_prefix", where).value_or("##"), max_chars, where);
   }
-  if (t == "BPE") {
-    return make_bpe(read_vocab_object(need(j, "vocab", where), where + ".vocab"),
-                    read_merges(need(j, "merges", where), where + ".merges"), opt_string(j, "unk_token", where),
+  if (type == "BPE") {
+    auto merges = t.merges ? std::move(*t.merges) : read_merges(need(j, "merges", where), where + ".merges");
+    return make_bpe(vocab_object(), std::move(merges), opt_string(j, "unk_token", where),
                     opt_string(j, "continuing_subword_prefix", where).value_or(""),
                     opt_string(j, "end_of_word_suffix", where).value_or(""), get_bool(j, "fuse_unk", false, where),
                     get_bool(j, "byte_fallback", false, where), get_bool(j, "ignore_merges", false, where), where);
   }
-  if (t == "Unigram") {
-    const json& v = need(j, "vocab", where);
-    XFMR_CHECK(v.is_array(), where, ": Unigram 'vocab' must be an array of [piece, score]");
+  if (type == "Unigram") {
     std::vector<std::pair<std::string, double>> vocab;
-    vocab.reserve(v.size());
-    for (size_t i = 0; i < v.size(); ++i) {
-      XFMR_CHECK(v[i].is_array() && v[i].size() == 2 && v[i][0].is_string() && v[i][1].is_number(), where, ".vocab[", i,
-                 "]: expected [piece, score]");
-      vocab.emplace_back(v[i][0].get<std::string>(), v[i][1].get<double>());
+    if (t.vocab_list) {
+      vocab = std::move(*t.vocab_list);
+    } else {
+      XFMR_CHECK(!t.vocab_object, where, ": Unigram 'vocab' must be an array of [piece, score]");
+      const json& v = need(j, "vocab", where);
+      XFMR_CHECK(v.is_array(), where, ": Unigram 'vocab' must be an array of [piece, score]");
+      vocab.reserve(v.size());
+      for (size_t i = 0; i < v.size(); ++i) {
+        XFMR_CHECK(v[i].is_array() && v[i].size() == 2 && v[i][0].is_string() && v[i][1].is_number(), where, ".vocab[", i,
+                   "]: expected [piece, score]");
+        vocab.emplace_back(v[i][0].get<std::string>(), v[i][1].get<double>());
+      }
     }
     std::optional<int32_t> unk;
     if (j.contains("unk_id") && !j["unk_id"].is_null()) {
@@ -87,24 +100,19 @@ std::unique_ptr<Model> make_model(const json& j, const std::string& where) {
     }
     return make_unigram(std::move(vocab), unk, get_bool(j, "byte_fallback", false, where), where);
   }
-  if (t == "WordLevel")
-    return make_wordlevel(read_vocab_object(need(j, "vocab", where), where + ".vocab"),
-                          opt_string(j, "unk_token", where).value_or("<unk>"), where);
-  detail::fail(where, ": unknown model type '", t, "'");
+  if (type == "WordLevel")
+    return make_wordlevel(vocab_object(), opt_string(j, "unk_token", where).value_or("<unk>"), where);
+  detail::fail(where, ": unknown model type '", type, "'");
 }
 
 std::unique_ptr<Tokenizer::Impl> load_tokenizer_json(std::string_view text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    detail::fail("tokenizer.json '", origin, "': malformed JSON (", e.what(), ")");
-  }
   std::string w = "tokenizer.json '" + origin + "'";
+  ModelTables tables;
+  json j = parse_tokenizer_json(text, w, tables);
   XFMR_CHECK(j.is_object(), w, ": expected a JSON object at the top level");
   auto impl = std::make_unique<Tokenizer::Impl>();
   auto present = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
-  impl->model = make_model(need(j, "model", w), w + ": model");
+  impl->model = make_model(need(j, "model", w), w + ": model", &tables);
   if (present("normalizer")) impl->normalizer = make_normalizer(j["normalizer"], w + ": normalizer");
   if (present("pre_tokenizer")) impl->pre_tokenizer = make_pre_tokenizer(j["pre_tokenizer"], w + ": pre_tokenizer");
   if (present("post_processor")) impl->post_processor = make_post_processor(j["post_processor"], w + ": post_processor");
