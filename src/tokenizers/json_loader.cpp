@@ -213,6 +213,29 @@ TokenizerConfig read_tokenizer_config(const std::filesystem::path& dir) {
 
 void apply_config(Tokenizer::Impl& impl, const TokenizerConfig& cfg) {
   if (cfg.model_max_length) impl.model_max_length = *cfg.model_max_length;
+  // Tokens the config adds (added_tokens_decoder with its ids; additional_special_tokens and named
+  // special tokens get the model's id, or the next free id), as transformers does on load. Tokens
+  // already in the added vocabulary (e.g. from tokenizer.json) are left as they are.
+  std::vector<AddedToken> extra = cfg.added_tokens_decoder;
+  int32_t next = static_cast<int32_t>(impl.model->vocab_size());
+  for (const auto& t : impl.added.tokens()) next = std::max(next, t.id + 1);
+  for (const auto& t : extra) next = std::max(next, t.id + 1);
+  std::vector<std::string> names = cfg.additional_special_tokens;
+  for (const auto& [role, content] : cfg.special) names.push_back(content);
+  for (const auto& name : names) {
+    if (name.empty() || impl.added.token_to_id(name)) continue;
+    bool listed = false;
+    for (const auto& t : extra) listed |= t.content == name;
+    if (listed) continue;
+    AddedToken a;
+    a.content = name;
+    a.special = true;
+    a.normalized = false;
+    a.id = impl.model->token_to_id(name).value_or(next);
+    if (a.id == next) ++next;
+    extra.push_back(std::move(a));
+  }
+  if (!extra.empty()) impl.added.add(std::move(extra), *impl.model, impl.normalizer.get());
   // transformers cleans up decoded text unless the config says otherwise.
   impl.clean_up_spaces = cfg.clean_up_tokenization_spaces.value_or(true);
   impl.resolve_special_tokens(cfg.special);

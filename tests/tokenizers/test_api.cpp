@@ -2,6 +2,8 @@
 // overflowing windows, vocabulary queries, special tokens and decoding options.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/test_util.h"
 #include "xfmr/tokenizers/tokenizer.h"
 
@@ -185,6 +187,30 @@ TEST(TokenizerApi, OffsetsInCodePointsAndBytes) {
   EXPECT_EQ(e.byte_offsets[2], (Offsets{3, 6}));
   EXPECT_EQ(e.byte_offsets[3].first, 7u);
   EXPECT_EQ(e.offsets[3].first, 3u);
+}
+
+// A legacy vocab.txt folder whose tokenizer_config.json adds tokens: they are matched in the text
+// (transformers adds additional_special_tokens and added_tokens_decoder entries on load).
+TEST(TokenizerApi, ConfigAddsTokens) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("xfmr_tok_cfg_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    std::ofstream v(dir / "vocab.txt");
+    v << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n";
+    std::ofstream c(dir / "tokenizer_config.json");
+    c << R"({"do_lower_case": true, "model_max_length": 32, "additional_special_tokens": ["<ent>"],
+             "added_tokens_decoder": {"9": {"content": "<sep2>", "special": true, "normalized": false,
+                                            "lstrip": false, "rstrip": false, "single_word": false}}})";
+  }
+  Tokenizer t = Tokenizer::from_pretrained(dir);
+  auto e = t.encode("Hello <ent> world <sep2>");
+  EXPECT_EQ(e.tokens, (std::vector<std::string>{"[CLS]", "hello", "<ent>", "world", "<sep2>", "[SEP]"}));
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 5, 10, 6, 9, 3}));
+  EXPECT_EQ(t.model_max_length(), 32u);
+  EXPECT_TRUE(t.is_special_id(10));
+  EXPECT_EQ(t.decode(e.ids, {.skip_special_tokens = true}), "hello world");
+  fs::remove_all(dir);
 }
 
 }  // namespace
