@@ -14,6 +14,10 @@
 //     owned f32, or kept as they are (matrices only) with keep_stored_dtype.
 #include "loader.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
 #include <regex>
 #include <set>
@@ -46,6 +50,34 @@ std::string list(const std::vector<std::string>& v, size_t max_items = 40) {
 }
 
 std::string shape_str(const Shape& s) { return s.str(); }
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+// Populates the page tables of every memory-mapped parameter (one madvise per merged range).
+void prefault_mapped(nn::Module& model) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
+  for (auto& [n, t] : model.named_parameters()) {
+    if (t.storage()->owned() || t.numel() == 0) continue;
+    auto b = reinterpret_cast<uintptr_t>(t.raw_data());
+    ranges.emplace_back(b & ~(page - 1), (b + t.nbytes() + page - 1) & ~(page - 1));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<uintptr_t, uintptr_t>> merged;
+  for (auto& r : ranges) {
+    if (!merged.empty() && r.first <= merged.back().second)
+      merged.back().second = std::max(merged.back().second, r.second);
+    else
+      merged.push_back(r);
+  }
+  for (auto& [b, e] : merged) {
+    // Older kernels lack MADV_POPULATE_READ (EINVAL): the readahead hint is the best we can do.
+    if (madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_READ) != 0)
+      madvise(reinterpret_cast<void*>(b), e - b, MADV_WILLNEED);
+  }
+}
 
 }  // namespace
 
@@ -214,6 +246,7 @@ void load_weights(PreTrainedModel& model, const io::WeightFiles& files, const Ar
                       " were not used when initializing " + who + ": [" + list(report.unexpected_keys) +
                       "]\n- This IS expected if you are initializing " + who +
                       " from the checkpoint of a model trained on another task or with another architecture.");
+  if (options.prefault) prefault_mapped(model);
   // Inference weights: no gradients (make_trainable() turns them on with owned copies).
   for (auto& [n, t] : model.named_parameters()) {
     XFMR_CHECK(!is_placeholder(t), who, ": parameter ", n, " was neither loaded nor initialised");

@@ -140,6 +140,10 @@ struct LoadOptions {
   // Owned, writable f32 copies that require gradients (for fine-tuning), instead of read-only
   // memory-mapped views. Same as calling make_trainable() after loading.
   bool trainable = false;
+  // Map the weight pages into the process at load (madvise MADV_POPULATE_READ) instead of on first
+  // use, so the first forward does not pay one page fault per 4 KiB. Same total cost, paid in
+  // from_pretrained; a file not in the page cache is read from disk here.
+  bool prefault = true;
   uint64_t seed = 0;                    // for newly initialised weights
   io::HubOptions hub;                   // for hub ids
   // Receives warnings (unexpected keys, newly initialised weights). Default: stderr, prefixed
