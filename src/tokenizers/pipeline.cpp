@@ -108,6 +108,10 @@ static void append(Encoding& self, const Encoding& pair) {
 }
 
 void merge_with(Encoding& self, Encoding pair) {
+  if (self.ids.empty() && self.overflowing.empty()) {
+    self = std::move(pair);  // what merging into an empty encoding gives, without the copies
+    return;
+  }
   // HF combines the overflowing windows of both sides: each of ours with the pair and with each of
   // the pair's windows, then ourselves with each of the pair's windows.
   std::vector<Encoding> overflowings;

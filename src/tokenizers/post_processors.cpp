@@ -107,14 +107,17 @@ class TemplateProcessing : public PostProcessor {
     XFMR_CHECK(encs.size() == 1 || encs.size() == 2, "TemplateProcessing: expected 1 or 2 sequences, got ", encs.size());
     const auto& tpl = encs.size() == 2 ? pair_ : single_;
     std::vector<Encoding> out;
-    for (const Piece& p : tpl) {
+    for (size_t k = 0; k < tpl.size(); ++k) {
+      const Piece& p = tpl[k];
       if (p.is_sequence) {
         size_t i = p.id == "A" ? 0 : 1;
         XFMR_CHECK(i < encs.size(), "TemplateProcessing: the single template uses sequence B");
         // HF sets the template's type id on the sequence itself, not on its overflowing windows.
         enc::set_type_ids(encs[i], p.type_id);
         enc::set_sequence_id(encs[i], static_cast<int32_t>(i));
-        out.push_back(encs[i]);
+        bool used_again = false;
+        for (size_t r = k + 1; r < tpl.size(); ++r) used_again |= tpl[r].is_sequence && tpl[r].id == p.id;
+        out.push_back(used_again ? encs[i] : std::move(encs[i]));
       } else if (add) {
         const auto& sp = specials_.at(p.id);
         out.push_back(enc::from_special(sp.first, sp.second, p.type_id));

@@ -29,11 +29,32 @@ void split_chars(PreTokenizedString& p, SplitBehavior b, Pred pred) {
   });
 }
 
+// Whitespace split (removed) then punctuation split (isolated), in one pass: the pieces are the
+// runs of other chars and each punctuation char alone.
 class BertPreTokenizer : public PreTokenizer {
  public:
   void pre_tokenize(PreTokenizedString& p) const override {
-    split_chars(p, SplitBehavior::Removed, unicode::is_whitespace);
-    split_chars(p, SplitBehavior::Isolated, unicode::is_bert_punctuation);
+    p.split([](NormalizedString&& n, std::vector<NormalizedString>& out) {
+      const std::string& t = n.get();
+      size_t run = 0, i = 0;
+      bool whole = true;  // the piece is a single run: keep it as it is
+      while (i < t.size()) {
+        size_t b = i;
+        auto c0 = static_cast<unsigned char>(t[i]);
+        char32_t c = c0 < 0x80 ? (++i, c0) : unicode::next_cp(t, i);
+        bool ws = unicode::is_whitespace(c);
+        if (!ws && !unicode::is_bert_punctuation(c)) continue;
+        whole = false;
+        if (run < b) out.push_back(n.slice(run, b));
+        if (!ws) out.push_back(n.slice(b, i));
+        run = i;
+      }
+      if (whole) {
+        out.push_back(std::move(n));
+        return;
+      }
+      if (run < t.size()) out.push_back(n.slice(run, t.size()));
+    });
   }
 };
 
