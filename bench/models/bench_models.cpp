@@ -11,6 +11,8 @@
 //        greedy decoding with the KV cache: tokens/s (prompt and per-token), peak RSS
 //
 // Output: one line "RESULT key=value ..." per measurement (run.sh turns them into tables).
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -32,6 +34,14 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// CPU time of the whole process (all threads), ms. With one thread it approximates the latency on an
+// idle core when the machine is shared (time spent preempted is not counted).
+double process_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 // VmHWM / VmRSS in bytes.
 uint64_t proc_status_kb(const char* key) {
@@ -156,18 +166,21 @@ int cmd_encode(const Args& a) {
   t0 = Clock::now();
   m->forward(in);
   double first_ms = ms_since(t0);
-  std::vector<double> times;
+  std::vector<double> times, cpu;
   for (int64_t i = 0; i < a.iters; ++i) {
     t0 = Clock::now();
+    double c0 = process_cpu_ms();
     ModelOutput out = m->forward(in);
+    cpu.push_back(process_cpu_ms() - c0);
     times.push_back(ms_since(t0));
   }
   std::sort(times.begin(), times.end());
+  std::sort(cpu.begin(), cpu.end());
   const uint64_t wb = m->load_report().checkpoint_bytes, peak = peak_rss();
   std::cout << "RESULT cmd=encode arch=" << m->architecture() << " threads=" << num_threads() << " batch=" << a.batch
             << " seq=" << a.seq << " load_ms=" << load_ms << " first_ms=" << first_ms << " p50_ms="
             << times[times.size() / 2] << " p90_ms=" << times[times.size() * 9 / 10] << " min_ms=" << times[0]
-            << " weight_bytes=" << wb << " peak_rss_bytes=" << peak << " peak_rss_over_weights=" << double(peak) / wb
+            << " cpu_p50_ms=" << cpu[cpu.size() / 2] << " weight_bytes=" << wb << " peak_rss_bytes=" << peak << " peak_rss_over_weights=" << double(peak) / wb
             << " rss_before_load_bytes=" << rss0 << "\n";
   return 0;
 }
@@ -181,24 +194,26 @@ int cmd_decode(const Args& a) {
   const double load_ms = ms_since(t_load);
   Tensor prompt = random_ids(1, a.prompt, lm->vocab_size(), 2);
   // Warm-up run (primitive creation), then the measured one.
-  double prompt_ms = 0, decode_ms = 0;
+  double prompt_ms = 0, decode_ms = 0, decode_cpu_ms = 0;
   for (int run = 0; run < 2; ++run) {
     KVCache cache = lm->make_cache();
     auto t0 = Clock::now();
     ModelOutput out = lm->forward_step(prompt, cache);
     prompt_ms = ms_since(t0);
     t0 = Clock::now();
+    double c0 = process_cpu_ms();
     for (int64_t i = 0; i < a.new_tokens; ++i) {
       Tensor next = kernels::argmax(out.logits, -1).view({1, 1});
       out = lm->forward_step(next, cache);
     }
     decode_ms = ms_since(t0);
+    decode_cpu_ms = process_cpu_ms() - c0;
   }
   const uint64_t wb = lm->load_report().checkpoint_bytes, peak = peak_rss();
   std::cout << "RESULT cmd=decode arch=" << lm->architecture() << " threads=" << num_threads() << " prompt=" << a.prompt
             << " new=" << a.new_tokens << " load_ms=" << load_ms << " prompt_ms=" << prompt_ms << " prompt_tok_s=" << a.prompt / (prompt_ms / 1e3)
             << " decode_ms=" << decode_ms << " tok_s=" << a.new_tokens / (decode_ms / 1e3) << " ms_per_token="
-            << decode_ms / a.new_tokens << " weight_bytes=" << wb << " peak_rss_bytes=" << peak
+            << decode_ms / a.new_tokens << " cpu_ms_per_token=" << decode_cpu_ms / a.new_tokens << " weight_bytes=" << wb << " peak_rss_bytes=" << peak
             << " peak_rss_over_weights=" << double(peak) / wb << " rss_before_load_bytes=" << rss0 << "\n";
   return 0;
 }

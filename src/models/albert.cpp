@@ -198,7 +198,8 @@ class AlbertFamilyModel : public PreTrainedModel {
         split_qa_logits(head_->forward(out.last_hidden_state), out, architecture());
         break;
       case Task::MaskedLM: {
-        Tensor x = norm_->forward(nn::apply_activation(c_.act, dense_->forward(out.last_hidden_state)));
+        Tensor x = dense_->forward(lm_head_input(in, out.last_hidden_state, architecture()));
+        x = norm_->forward(nn::apply_activation(c_.act, x));
         out.logits = linear_any(x, head_ ? head_->weight : body_->word_embeddings->weight, bias_);
         break;
       }

@@ -215,7 +215,8 @@ class BertFamilyModel : public PreTrainedModel {
         split_qa_logits(qa_outputs_->forward(out.last_hidden_state), out, architecture());
         break;
       case Task::MaskedLM: {
-        Tensor h = nn::apply_activation(c_.act, transform_->forward(out.last_hidden_state));
+        Tensor h = lm_head_input(in, out.last_hidden_state, architecture());
+        h = nn::apply_activation(c_.act, transform_->forward(h));
         h = transform_norm_->forward(h);
         const Tensor& w = decoder_ ? decoder_->weight : body_->embeddings->word_embeddings->weight;
         out.logits = linear_any(h, w, mlm_bias_);

@@ -162,6 +162,22 @@ Tensor merge_heads(const Tensor& x) {
 
 Tensor first_token(const Tensor& h) { return select(h, 1, 0); }
 
+Tensor lm_head_input(const ModelInputs& in, const Tensor& h, const std::string& who) {
+  if (!in.logits_positions.defined()) return h;
+  const Tensor& p = in.logits_positions;
+  XFMR_CHECK(p.dim() == 2 && p.size(1) == 2 && (p.dtype() == DType::I64 || p.dtype() == DType::I32), who,
+             ": logits_positions must be i64 [N, 2] (batch, position) pairs, got ", p.describe());
+  std::vector<int64_t> v = int_values(p);
+  std::vector<Tensor> rows;
+  for (size_t i = 0; i < v.size(); i += 2) {
+    XFMR_CHECK(v[i] >= 0 && v[i] < h.size(0) && v[i + 1] >= 0 && v[i + 1] < h.size(1), who, ": logits position (",
+               v[i], ", ", v[i + 1], ") outside the input [", h.size(0), ", ", h.size(1), "]");
+    rows.push_back(select(select(h, 0, v[i]), 0, v[i + 1]));
+  }
+  XFMR_CHECK(!rows.empty(), who, ": logits_positions is empty");
+  return stack(rows, 0);
+}
+
 void split_qa_logits(const Tensor& logits, ModelOutput& out, const std::string& who) {
   XFMR_CHECK(logits.size(-1) == 2, who, ": question answering needs num_labels = 2 (start, end), the head has ",
              logits.size(-1));

@@ -95,6 +95,8 @@ Tensor split_heads(const Tensor& x, int64_t heads);
 Tensor merge_heads(const Tensor& x);
 // First token's vector of every sequence: [B, L, H] -> [B, H].
 Tensor first_token(const Tensor& h);
+// The hidden states an LM head projects: h [B, L, H], or its rows at in.logits_positions ([N, H]).
+Tensor lm_head_input(const ModelInputs& in, const Tensor& h, const std::string& who);
 // QA logits [B, L, 2] -> start/end [B, L].
 void split_qa_logits(const Tensor& logits, ModelOutput& out, const std::string& who);
 

@@ -209,7 +209,8 @@ class DistilBertFamilyModel : public PreTrainedModel {
                         architecture());
         break;
       case Task::MaskedLM: {
-        Tensor h = nn::apply_activation(c_.act, vocab_transform_->forward(out.last_hidden_state));
+        Tensor h = lm_head_input(in, out.last_hidden_state, architecture());
+        h = nn::apply_activation(c_.act, vocab_transform_->forward(h));
         h = vocab_norm_->forward(h);
         if (projector_)
           out.logits = projector_->forward(h);

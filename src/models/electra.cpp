@@ -85,7 +85,7 @@ class ElectraFamilyModel : public PreTrainedModel {
         split_qa_logits(out_->forward(h), out, architecture());
         break;
       case Task::MaskedLM: {
-        Tensor x = norm_->forward(gelu(dense_->forward(h), false));
+        Tensor x = norm_->forward(gelu(dense_->forward(lm_head_input(in, h, architecture())), false));
         out.logits = out_ ? out_->forward(x) : linear_any(x, body_->embeddings->word_embeddings->weight, lm_bias_);
         break;
       }

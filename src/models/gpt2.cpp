@@ -164,7 +164,7 @@ class Gpt2LMHeadModel : public CausalLM {
 
   ModelOutput forward(const ModelInputs& in) const override {
     ModelOutput out = body_->forward(in, nullptr);
-    out.logits = linear_any(out.last_hidden_state, lm_weight());
+    out.logits = linear_any(lm_head_input(in, out.last_hidden_state, architecture()), lm_weight());
     return out;
   }
 

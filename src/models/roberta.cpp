@@ -77,7 +77,7 @@ class RobertaFamilyModel : public PreTrainedModel {
         break;
       case Task::MaskedLM: {
         // RobertaLMHead: dense -> gelu (always the erf form, whatever hidden_act says) -> layer_norm -> decoder
-        Tensor h = gelu(lm_dense_->forward(out.last_hidden_state), false);
+        Tensor h = gelu(lm_dense_->forward(lm_head_input(in, out.last_hidden_state, architecture())), false);
         h = lm_norm_->forward(h);
         const Tensor& w = decoder_ ? decoder_->weight : body_->embeddings->word_embeddings->weight;
         out.logits = linear_any(h, w, lm_bias_);

@@ -532,6 +532,28 @@ TEST(Training, DropoutOnlyInTrainModeAndGradientsReachEveryWeight) {
   }
 }
 
+TEST(Models, LogitsAtSelectedPositionsOnly) {
+  NoGradGuard no_grad;
+  for (const std::string& name : supported_architectures()) {
+    const ArchitectureSpec* spec = find_architecture(name);
+    if (spec->task != Task::MaskedLM && spec->task != Task::CausalLM) continue;
+    SCOPED_TRACE(name);
+    auto m = AutoModel::from_config(tiny_config(spec->model_type, name));
+    m->eval();
+    ModelInputs in = tiny_inputs();
+    if (!m->accepts_token_type_ids()) in.token_type_ids = Tensor();
+    Tensor full = m->forward(in).logits;
+    in.logits_positions = Tensor::from_vector<int64_t>({0, 2, 1, 0, 1, 5}, {3, 2});
+    Tensor some = m->forward(in).logits;
+    ASSERT_EQ(some.shape(), Shape({3, full.size(-1)}));
+    EXPECT_TENSOR_CLOSE(some.select(0, 0), full.select(0, 0).select(0, 2), 1e-6, 1e-6);
+    EXPECT_TENSOR_CLOSE(some.select(0, 1), full.select(0, 1).select(0, 0), 1e-6, 1e-6);
+    EXPECT_TENSOR_CLOSE(some.select(0, 2), full.select(0, 1).select(0, 5), 1e-6, 1e-6);
+    in.logits_positions = Tensor::from_vector<int64_t>({0, 6}, {1, 2});
+    EXPECT_THROW(m->forward(in), Error);
+  }
+}
+
 // ---------------------------------------------------------------- causal LM and KV cache
 
 TEST(CausalLM, CacheReorderAndPositions) {

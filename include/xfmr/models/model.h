@@ -57,6 +57,10 @@ struct ModelInputs {
   Tensor position_ids;
   // Also return the hidden states after the embeddings and after every layer (HF's hidden_states).
   bool output_hidden_states = false;
+  // Masked / causal LM heads: compute the vocabulary logits only at these (batch, position) pairs
+  // (i64 [N, 2]); `logits` is then [N, vocab]. The vocabulary projection is the largest matmul of a
+  // BERT-base forward; fill-mask needs it at the mask positions only.
+  Tensor logits_positions;
 };
 
 // Outputs; fields a head does not produce stay undefined. All f32.
