@@ -48,6 +48,7 @@ struct TaskCommand {
   std::vector<CLI::Option*> options;    // one per spec
   // Task-specific inputs.
   std::string question, context, pair;
+  bool has_question = false, has_context = false, has_pair = false;  // given, possibly empty
   bool stream = false, no_stream = false;
 };
 
@@ -198,15 +199,15 @@ int run_task(TaskCommand& t) {
   const bool qa = t.task == "question-answering";
   auto text_input = [&](const std::string& s) -> Input {
     if (qa) {
-      XFMR_CHECK(!t.question.empty() || !t.context.empty(), "question-answering: give --question and --context, ",
+      XFMR_CHECK(t.has_question || t.has_context, "question-answering: give --question and --context, ",
                  "or one of them with texts (each text is then the other), or JSON lines {\"question\": ..., \"context\": ...}");
-      return t.question.empty() ? Input::qa(s, t.context) : Input::qa(t.question, s);
+      return t.has_question ? Input::qa(t.question, s) : Input::qa(s, t.context);
     }
-    if (!t.pair.empty()) return Input::pair(s, t.pair);
+    if (t.has_pair) return Input::pair(s, t.pair);
     return Input(s);
   };
   bool from_stdin = false;
-  if (qa && !t.question.empty() && !t.context.empty()) {
+  if (qa && t.has_question && t.has_context) {
     XFMR_CHECK(c.texts.empty(), "question-answering: TEXT arguments cannot be combined with both --question and --context");
     inputs.push_back(Input::qa(t.question, t.context));
   } else if (!c.texts.empty()) {
@@ -322,11 +323,14 @@ XFMR_REGISTER_COMMAND(
         t.app->add_flag("--keep-dtype", c.keep_dtype, "Keep f16/bf16 weights in their stored dtype");
         t.app->add_flag("-q,--quiet", c.quiet, "No warnings on stderr");
         if (info.name == "question-answering") {
-          t.app->add_option("--question", t.question, "The question (TEXT/stdin lines are then contexts)");
-          t.app->add_option("--context", t.context, "The context (TEXT/stdin lines are then questions)");
+          t.app->add_option("--question", t.question, "The question (TEXT/stdin lines are then contexts)")
+              ->each([&t](const std::string&) { t.has_question = true; });
+          t.app->add_option("--context", t.context, "The context (TEXT/stdin lines are then questions)")
+              ->each([&t](const std::string&) { t.has_context = true; });
         }
         if (info.name == "text-classification")
-          t.app->add_option("--pair", t.pair, "Second text of a pair (e.g. an NLI hypothesis) for every input");
+          t.app->add_option("--pair", t.pair, "Second text of a pair (e.g. an NLI hypothesis) for every input")
+              ->each([&t](const std::string&) { t.has_pair = true; });
         if (info.name == "text-generation") {
           t.app->add_flag("--stream", t.stream, "Print tokens as they are generated (default when stdout is a terminal)");
           t.app->add_flag("--no-stream", t.no_stream, "Do not stream even on a terminal");
@@ -341,6 +345,7 @@ XFMR_REGISTER_COMMAND(
           } else {
             o = t.app->add_option(s.flag, s.help);
             o->type_size(1)->expected(1);
+            o->type_name(s.kind == OptSpec::Int ? "INT" : s.kind == OptSpec::Float ? "FLOAT" : s.kind == OptSpec::List ? "LIST" : "TEXT");
             if (s.kind == OptSpec::List) o->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
           }
           t.options.push_back(o);

@@ -140,11 +140,6 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& target, 
   check_targets(t, c, ignore_index, op);
   std::vector<float> w = read_weight(weight, c, op);
   const float* pw = w.empty() ? nullptr : w.data();
-  double wsum = 0;  // sum of class weights (C without weights)
-  if (pw)
-    for (float v : w) wsum += v;
-  else
-    wsum = static_cast<double>(c);
   const float* px = logits.data<float>();
   const int64_t ld = row_stride(logits);
 
@@ -171,7 +166,6 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& target, 
     if (ti != ignore_index) denom += pw ? pw[ti] : 1.0;
   }
   r.denom = reduction == Reduction::Mean ? denom : 1.0;
-  (void)wsum;
   if (reduction == Reduction::None) {
     r.loss = Tensor::empty({n});
     float* pl = r.loss.data<float>();

@@ -315,8 +315,10 @@ TaskPipeline::TaskPipeline(const std::string& task, const PipelineOptions& o) {
 
   model_id_ = o.model;
   if (model_id_.empty()) {
+    std::string what = "HF's default model";
     if (auto b = bundled_default_model(task_)) {
       model_id_ = b->string();
+      what = "the bundled default model";
     } else {
       model_id_ = info.default_model;
       // HF's default for zero-shot is BART; say so before downloading 1.6 GB we cannot run.
@@ -327,7 +329,8 @@ TaskPipeline::TaskPipeline(const std::string& task, const PipelineOptions& o) {
                    "e.g. cross-encoder/nli-distilroberta-base or typeform/distilbert-base-uncased-mnli");
       }
     }
-    warn("No model was supplied, defaulted to " + model_id_ + " for " + task_ + " (pass a model to choose one)");
+    warn("No model was supplied, defaulted to " + what + " for " + task_ + ": " + model_id_ +
+         " (pass a model to choose one)");
   }
   model_dir_ = io::resolve_model(model_id_, o.hub);
   models::ModelConfig cfg = models::ModelConfig::from_file(model_dir_ / "config.json");

@@ -10,6 +10,7 @@
 #include "common/test_util.h"
 #include "xfmr/autograd/ops.h"
 #include "xfmr/io/safetensors.h"
+#include "xfmr/nn/activation.h"
 #include "xfmr/nn/functional.h"
 #include "xfmr/nn/loss.h"
 #include "xfmr/nn/multihead_attention.h"
@@ -251,6 +252,16 @@ TEST(TransformerModules, LossModules) {
   EXPECT_NEAR(m, ref.item(), 1e-6);
   EXPECT_NEAR(nn::MSELoss()(logits, Tensor::zeros({4, 3})).item(), mean(mul(logits, logits)).item(), 1e-6);
   EXPECT_THROW(nn::CrossEntropyLoss(Tensor(), -100, "average"), Error);
+}
+
+TEST(TransformerModules, ActivationModules) {
+  Tensor x = Tensor::from_vector<float>({-2.0f, 0.0f, 1.5f});
+  EXPECT_EQ(nn::ReLU()(x).to_vector<float>(), (std::vector<float>{0.0f, 0.0f, 1.5f}));
+  auto g = nn::GELU()(x).to_vector<float>();
+  EXPECT_NEAR(g[2], 1.5f * 0.5f * (1.0f + std::erf(1.5f / std::sqrt(2.0f))), 1e-6);
+  auto gt = nn::GELU("tanh")(x).to_vector<float>();
+  EXPECT_NEAR(gt[0], -0.0454023f, 1e-5);
+  EXPECT_THROW(nn::GELU("fast"), Error);
 }
 
 }  // namespace
