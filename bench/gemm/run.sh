@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (if needed) and runs the GEMM backend study, then prints markdown tables
-# (docs/performance-gemm.md). Usage:
+# (docs/performance.md (GEMM section)). Usage:
 #   bench/gemm/run.sh [--build-dir DIR] [--out FILE] [--quick] [--wait-quiet] [--no-build]
 #                     [--tables-only FILE]
 #   --quick       fewer repetitions (3 x 20 ms instead of 7 x 40 ms): a smoke run
