@@ -1,4 +1,4 @@
-# GEMM backend comparison (docs/performance-gemm.md): peak FMA microbenchmark and one GEMM harness
+# GEMM backend comparison (docs/performance.md (GEMM section)): peak FMA microbenchmark and one GEMM harness
 # per library. Not part of the xfmr library. oneDNN is a required dependency of xfmr, so its
 # harness is always built; OpenBLAS and BLIS are optional: when their Debian packages are absent
 # that backend is skipped with a message. Run everything with bench/gemm/run.sh.

@@ -1,7 +1,7 @@
 // Prototype for src/kernels: an nn.Linear weight held in oneDNN's pre-packed ("blocked") layout.
 // Self-contained (only <dnnl.hpp>); bench/gemm/packed_linear_demo.cpp tests and times it.
 //
-// Why: measured in docs/performance-gemm.md. oneDNN's matmul with plain [N, K] weights re-packs
+// Why: measured in docs/performance.md (GEMM section). oneDNN's matmul with plain [N, K] weights re-packs
 // (copies) blocks of W inside every execute; with format_tag::any + a one-time reorder the packing
 // happens once, at load. The packed layout (BA16a64b for f32 on AVX-512: K blocked by 16, N by 64)
 // depends on (N, K, dtype, ISA) but NOT on M, so one packed copy serves every sequence length;
@@ -68,7 +68,7 @@ class PackedLinear {
   }
 
   // Training: W changed in place (same shape). Re-uses the buffer and the reorder primitive.
-  // Costs one pass over W (see the reorder column of docs/performance-gemm.md).
+  // Costs one pass over W (see the reorder column of docs/performance.md (GEMM section)).
   void repack(const float* w) {
     memory src(plain_md_, engine(), const_cast<float*>(w));
     dnnl::stream s(engine());
