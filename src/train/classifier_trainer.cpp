@@ -234,6 +234,14 @@ TrainReport train_classifier(const ClassifierTrainOptions& o) {
         bar.update(b + 1, "loss " + fmt("%.4f", loss_sum / double(loss_n)) + " lr " +
                               fmt("%.2e", sched->get_last_lr()[0]) + " " +
                               fmt("%.0f", secs > 0 ? double(examples) / secs : 0.0) + " ex/s");
+      } else if (o.show_progress && (b + 1) % std::max<int64_t>(1, int64_t(batches.size()) / 10) == 0 &&
+                 b + 1 < int64_t(batches.size())) {
+        // No terminal (a log file): a line every tenth of the epoch instead of the bar.
+        double secs = bar.elapsed_seconds(), rate = secs > 0 ? double(b + 1 - first) / secs : 0.0;
+        log("  epoch " + std::to_string(epoch + 1) + " " + std::to_string(b + 1) + "/" +
+            std::to_string(batches.size()) + " batches: loss " + fmt("%.4f", loss_sum / double(loss_n)) +
+            ", " + fmt("%.0f", secs > 0 ? double(examples) / secs : 0.0) + " examples/s, epoch ETA " +
+            ProgressBar::format_duration(rate > 0 ? double(int64_t(batches.size()) - b - 1) / rate : 0.0));
       }
       if (o.checkpoint_every > 0 && step % o.checkpoint_every == 0) save_checkpoint(epoch, b + 1);
     }
