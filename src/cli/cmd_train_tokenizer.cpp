@@ -55,10 +55,6 @@ int run(const Args& a) {
   Tokenizer tok = Tokenizer::from_json(json, "trained tokenizer.json");  // what we write must load
   fs::create_directories(a.output);
   write(fs::path(a.output) / "tokenizer.json", json);
-  if (o.trainer.special_tokens.empty())  // the defaults train_tokenizer used
-    o.trainer.special_tokens = o.pipeline == TrainerPipeline::BertWordPiece
-                                   ? std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}
-                                   : std::vector<std::string>{"<s>", "<pad>", "</s>", "<unk>", "<mask>"};
   write(fs::path(a.output) / "tokenizer_config.json", tokenizer_config_for(o, a.model_max_length));
   if (o.pipeline == TrainerPipeline::BertWordPiece) {
     std::ofstream v(fs::path(a.output) / "vocab.txt", std::ios::binary);

@@ -132,8 +132,10 @@ std::string Output::to_json(bool ensure_ascii) const { return ensure_ascii ? jso
 
 const std::vector<TaskInfo>& supported_tasks() {
   static const std::vector<TaskInfo> tasks = {
+      // Bundled default: models/xfmr-sst2-small, a small BERT xfmr trained itself on SST-2 (see its
+      // README.md); HF's default id is used when that folder is absent.
       {"text-classification", {"sentiment-analysis"}, "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-       "distilbert-base-uncased-finetuned-sst-2-english", Task::SequenceClassification,
+       "xfmr-sst2-small", Task::SequenceClassification,
        "Classify a text or a text pair (sentiment, NLI, ...): labels from the model's id2label"},
       {"token-classification", {"ner"}, "dbmdz/bert-large-cased-finetuned-conll03-english", "",
        Task::TokenClassification, "Label every token (named entities), optionally grouped into entities"},

@@ -126,7 +126,9 @@ std::string train_tokenizer_from_lines(const std::vector<std::string>& lines, To
   return finish(f, options);
 }
 
-std::string tokenizer_config_for(const TokenizerTrainOptions& o, size_t model_max_length) {
+std::string tokenizer_config_for(const TokenizerTrainOptions& options, size_t model_max_length) {
+  TokenizerTrainOptions o = options;
+  fill_defaults(o);  // the special tokens train_tokenizer used when none were given
   ordered_json j;
   const auto& sp = o.trainer.special_tokens;
   auto set_if = [&](const char* key, const char* tok) {
