@@ -36,8 +36,12 @@ done
 [ -f "$data/train.txt" ] || [ -f "$data/wiki.train.tokens" ] || { echo "no WikiText-2 in $data" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "/usr/bin/python3 has no torch (apt-get install python3-torch)" >&2; exit 1; }
 
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXFMR_BUILD_BENCH=OFF -DXFMR_BUILD_EXAMPLES=OFF \
-  -DXFMR_BUILD_TESTS=OFF >/dev/null
+# A fresh build folder is configured for Release; an existing one (e.g. --build build) is only rebuilt.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXFMR_BUILD_BENCH=OFF -DXFMR_BUILD_EXAMPLES=OFF \
+    -DXFMR_BUILD_TESTS=OFF >/dev/null
+fi
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" || echo "warning: $build is not a Release build" >&2
 cmake --build "$build" --target xfmr -j "$threads" >/dev/null
 
 common=(--data "$data" --tokenization "$tok" --epochs "$epochs" --threads "$threads" --seed "$seed")
