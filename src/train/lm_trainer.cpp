@@ -271,7 +271,9 @@ LMTrainResult train_lm(const LMTrainOptions& opts_in) {
       models::LMBatch b = models::get_batch(train_data, batch * o.bptt, o.bptt);
       Tensor output = model.forward(b.data, no_mask, /*is_causal=*/true);
       Tensor loss = nn::functional::cross_entropy(reshape(output, {-1, ntoken}), b.targets);
-      opt.zero_grad();
+      // Dropping the gradients (instead of zeroing them in place, torch 1.13's default) saves a
+      // memset and an accumulate pass over the 12M gradients; 0 + g == g, so the numbers are the same.
+      opt.zero_grad(/*set_to_none=*/true);
       backward(loss);
       optim::clip_grad_norm_(model.parameters(), o.clip);
       opt.step();

@@ -83,9 +83,21 @@ std::string error_of(const std::function<void()>& fn) {
   return "(no error)";
 }
 
+// These models are tiny: one thread (on a busy machine OpenMP barriers around such small ops cost
+// far more than they save). Same seed + same thread count is what determinism promises.
+class TrainLM : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    threads_ = num_threads();
+    set_num_threads(1);
+  }
+  void TearDown() override { set_num_threads(threads_); }
+  int threads_ = 1;
+};
+
 }  // namespace
 
-TEST(TrainLM, SameSeedAndThreadsGiveTheSameLossTrajectory) {
+TEST_F(TrainLM, SameSeedAndThreadsGiveTheSameLossTrajectory) {
   LMTrainOptions o = tiny_options();
   o.evaluate = false;
   LMTrainResult a = train_lm(o);
@@ -99,7 +111,7 @@ TEST(TrainLM, SameSeedAndThreadsGiveTheSameLossTrajectory) {
   EXPECT_LT(a.losses.back(), a.losses.front());
 }
 
-TEST(TrainLM, CtrlCSavesAResumableCheckpointAndResumingMatchesAnUninterruptedRun) {
+TEST_F(TrainLM, CtrlCSavesAResumableCheckpointAndResumingMatchesAnUninterruptedRun) {
   LMTrainOptions o = tiny_options();
   o.epochs = 2;
   o.max_batches = 10;
@@ -132,7 +144,7 @@ TEST(TrainLM, CtrlCSavesAResumableCheckpointAndResumingMatchesAnUninterruptedRun
   EXPECT_EQ(rest.best_val_loss, straight.best_val_loss);
 }
 
-TEST(TrainLM, ResumeAtAnEpochBoundaryExtendsARun) {
+TEST_F(TrainLM, ResumeAtAnEpochBoundaryExtendsARun) {
   LMTrainOptions o = tiny_options();
   o.epochs = 2;
   o.max_batches = 8;
@@ -153,7 +165,7 @@ TEST(TrainLM, ResumeAtAnEpochBoundaryExtendsARun) {
   EXPECT_EQ(two.test_loss, straight.test_loss);
 }
 
-TEST(TrainLM, CheckpointHoldsTheBestModelUnderPyTorchNames) {
+TEST_F(TrainLM, CheckpointHoldsTheBestModelUnderPyTorchNames) {
   LMTrainOptions o = tiny_options();
   o.epochs = 2;
   o.save_dir = scratch("best");
@@ -186,7 +198,7 @@ TEST(TrainLM, CheckpointHoldsTheBestModelUnderPyTorchNames) {
   EXPECT_EQ(test, res.test_loss);
 }
 
-TEST(TrainLM, CheckpointMismatchesAreClearErrors) {
+TEST_F(TrainLM, CheckpointMismatchesAreClearErrors) {
   LMTrainOptions o = tiny_options();
   o.max_batches = 2;
   o.save_dir = scratch("mismatch");
@@ -225,7 +237,7 @@ TEST(TrainLM, CheckpointMismatchesAreClearErrors) {
   EXPECT_NE(error_of([&] { train_lm(r); }).find("no resumable checkpoint"), std::string::npos);
 }
 
-TEST(TrainLM, GenerationIsSeededAndUsesTheVocabulary) {
+TEST_F(TrainLM, GenerationIsSeededAndUsesTheVocabulary) {
   LMTrainOptions o = tiny_options();
   o.save_dir = scratch("generate");
   train_lm(o);
@@ -251,7 +263,7 @@ TEST(TrainLM, GenerationIsSeededAndUsesTheVocabulary) {
   EXPECT_NE(error_of([&] { generate_lm(c, g); }).find("temperature"), std::string::npos);
 }
 
-TEST(TrainLM, BadOptionsAndDataAreClearErrors) {
+TEST_F(TrainLM, BadOptionsAndDataAreClearErrors) {
   LMTrainOptions o = tiny_options();
   o.model.nhead = 3;
   EXPECT_NE(error_of([&] { train_lm(o); }).find("multiple of nhead"), std::string::npos);
@@ -262,7 +274,7 @@ TEST(TrainLM, BadOptionsAndDataAreClearErrors) {
 
 // The smoke run of the issue: a tiny model on a few hundred batches of WikiText-2's valid split
 // (basic_english), validated on part of the test split.
-TEST(TrainLM, SmokeRunOnWikiTextValidSplit) {
+TEST_F(TrainLM, SmokeRunOnWikiTextValidSplit) {
   const auto wt = test::shared_dir() / "assets" / "wikitext-2";
   XFMR_REQUIRE_DIR(wt, "../shared/assets/wikitext-2");
   auto d = scratch("smoke");
@@ -287,11 +299,7 @@ TEST(TrainLM, SmokeRunOnWikiTextValidSplit) {
   o.epochs = 1;
   o.progress = false;
   o.log = std::fopen("/dev/null", "w");
-  // One thread: on a busy machine, OpenMP barriers around such small ops cost more than they save.
-  const int threads = num_threads();
-  set_num_threads(1);
   LMTrainResult r = train_lm(o);
-  set_num_threads(threads);
   EXPECT_EQ(r.losses.size(), 300u);
   EXPECT_GT(r.vocab_size, 10000);
   // Uniform guessing is ln(vocab) ~ 9.5; a few hundred steps get well below it.
