@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -204,6 +205,21 @@ void Kwargs::finish(const std::vector<std::string>& accepted) const {
   for (auto& s : unknown) u += (u.empty() ? "'" : ", '") + s + "'";
   for (auto& s : accepted) a += (a.empty() ? "" : ", ") + s;
   XFMR_FAIL(task_, ": unknown parameter", unknown.size() > 1 ? "s " : " ", u, " (accepted: ", a, ")");
+}
+
+std::vector<std::string> text_inputs(const std::vector<Input>& inputs, const std::string& task) {
+  std::vector<std::string> texts;
+  texts.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    XFMR_CHECK(inputs[i].kind == Input::Kind::Text, task, ": input ", i, " must be a text");
+    texts.push_back(inputs[i].text);
+  }
+  return texts;
+}
+
+std::string ascii_lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 }  // namespace detail

@@ -58,6 +58,11 @@ class Kwargs {
   std::set<std::string> used_;
 };
 
+// The texts of `inputs` for a task that takes plain texts only (error naming the task and index).
+std::vector<std::string> text_inputs(const std::vector<Input>& inputs, const std::string& task);
+// ASCII lower case (option values like "Mean", "SIMPLE"; label names).
+std::string ascii_lower(std::string s);
+
 }  // namespace detail
 
 // ---- UTF-8 (code points) ----

@@ -14,8 +14,7 @@ using tokenizers::EncodeOptions;
 using tokenizers::TruncationStrategy;
 
 Pooling pooling_from_name(const std::string& name) {
-  std::string n;
-  for (char c : name) n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const std::string n = detail::ascii_lower(name);
   if (n == "none") return Pooling::None;
   if (n == "mean") return Pooling::Mean;
   if (n == "cls") return Pooling::Cls;
@@ -102,11 +101,7 @@ std::vector<Output> FeatureExtractionPipeline::run(const std::vector<Input>& inp
   kw.finish(parameter_names());
   XFMR_CHECK(!o.normalize || o.pooling != Pooling::None, task_,
              ": normalize needs a pooled embedding (pooling = mean, cls or max)");
-  std::vector<std::string> texts;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    XFMR_CHECK(inputs[i].kind == Input::Kind::Text, task_, ": input ", i, " must be a text");
-    texts.push_back(inputs[i].text);
-  }
+  std::vector<std::string> texts = detail::text_inputs(inputs, task_);
   auto res = (*this)(texts, o);
   std::vector<Output> outs;
   for (auto& f : res) {

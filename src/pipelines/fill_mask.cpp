@@ -132,11 +132,7 @@ std::vector<Output> FillMaskPipeline::run(const std::vector<Input>& inputs, deta
   if (auto v = kw.get_string_list("targets")) o.targets = *v;
   if (auto v = kw.get_bool("truncation")) o.truncation = *v;
   kw.finish(parameter_names());
-  std::vector<std::string> texts;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    XFMR_CHECK(inputs[i].kind == Input::Kind::Text, task_, ": input ", i, " must be a text");
-    texts.push_back(inputs[i].text);
-  }
+  std::vector<std::string> texts = detail::text_inputs(inputs, task_);
   auto res = (*this)(texts, o);
   std::vector<Output> outs;
   for (auto& per_mask : res) {

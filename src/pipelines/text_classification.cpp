@@ -24,8 +24,7 @@ ClassificationFunction default_function(const models::ModelConfig& c) {
 }
 
 ClassificationFunction function_from_name(const std::string& name) {
-  std::string n;
-  for (char c : name) n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const std::string n = detail::ascii_lower(name);
   if (n == "softmax") return ClassificationFunction::Softmax;
   if (n == "sigmoid") return ClassificationFunction::Sigmoid;
   if (n == "none") return ClassificationFunction::None;
@@ -213,8 +212,7 @@ ZeroShotClassificationPipeline::ZeroShotClassificationPipeline(const PipelineOpt
   }
   std::string names;
   for (const auto& [name, id] : labels) {
-    std::string low;
-    for (char c : name) low.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    const std::string low = detail::ascii_lower(name);
     if (entailment_id_ < 0 && low.rfind("entail", 0) == 0) entailment_id_ = id;
     names += (names.empty() ? "" : ", ") + name;
   }
@@ -341,11 +339,7 @@ std::vector<Output> ZeroShotClassificationPipeline::run(const std::vector<Input>
   if (auto m = kw.get_bool("multi_label")) o.multi_label = *m;
   kw.finish(parameter_names());
   XFMR_CHECK(!o.candidate_labels.empty(), task_, ": candidate_labels is required (a list, or a comma-separated string)");
-  std::vector<std::string> seqs;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    XFMR_CHECK(inputs[i].kind == Input::Kind::Text, task_, ": input ", i, " must be a text");
-    seqs.push_back(inputs[i].text);
-  }
+  std::vector<std::string> seqs = detail::text_inputs(inputs, task_);
   auto res = (*this)(seqs, o);
   std::vector<Output> outs;
   for (auto& r : res) {

@@ -190,11 +190,7 @@ std::vector<Output> TextGenerationPipeline::run(const std::vector<Input>& inputs
   if (auto h = kw.get_string("handle_long_generation")) o.handle_long_generation = *h;
   kw.finish(parameter_names());
   o.on_text = stream_;
-  std::vector<std::string> prompts;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    XFMR_CHECK(inputs[i].kind == Input::Kind::Text, task_, ": input ", i, " must be a text");
-    prompts.push_back(inputs[i].text);
-  }
+  std::vector<std::string> prompts = detail::text_inputs(inputs, task_);
   auto res = (*this)(prompts, o);
   std::vector<Output> outs;
   for (auto& records : res) {

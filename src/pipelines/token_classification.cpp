@@ -14,8 +14,7 @@ using tokenizers::EncodeOptions;
 using tokenizers::TruncationStrategy;
 
 AggregationStrategy aggregation_from_name(const std::string& name) {
-  std::string n;
-  for (char c : name) n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const std::string n = detail::ascii_lower(name);
   if (n == "none") return AggregationStrategy::None;
   if (n == "simple") return AggregationStrategy::Simple;
   if (n == "first") return AggregationStrategy::First;
@@ -299,11 +298,7 @@ std::vector<Output> TokenClassificationPipeline::run(const std::vector<Input>& i
   if (auto v = kw.get_string_list("ignore_labels")) o.ignore_labels = *v;
   if (auto v = kw.get_int("stride")) o.stride = *v;
   kw.finish(parameter_names());
-  std::vector<std::string> texts;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    XFMR_CHECK(inputs[i].kind == Input::Kind::Text, task_, ": input ", i, " must be a text");
-    texts.push_back(inputs[i].text);
-  }
+  std::vector<std::string> texts = detail::text_inputs(inputs, task_);
   auto res = (*this)(texts, o);
   std::vector<Output> outs;
   for (auto& ents : res) {
