@@ -1,48 +1,22 @@
 #!/usr/bin/python3
 """The same training step as transformer_lm_step (the PyTorch tutorial's TransformerModel and train()
 loop body) in PyTorch, for speed comparison: /usr/bin/python3 torch_step.py [ntoken] [threads] [steps]."""
-import math
+import os
 import sys
 import time
 
 import torch
 from torch import nn
 
+# The tutorial's model, as bench/lm/torch_lm.py (the PyTorch reference of `xfmr train-lm`) defines it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "lm"))
+from torch_lm import TransformerModel  # noqa: E402
+
 ntoken = int(sys.argv[1]) if len(sys.argv) > 1 else 33278
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 steps = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 torch.set_num_threads(threads)
 bsz, bptt, d_model = 20, 35, 200
-
-
-class PositionalEncoding(nn.Module):
-    def __init__(self, d_model, dropout=0.1, max_len=5000):
-        super().__init__()
-        self.dropout = nn.Dropout(p=dropout)
-        position = torch.arange(max_len).unsqueeze(1)
-        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-        pe = torch.zeros(max_len, 1, d_model)
-        pe[:, 0, 0::2] = torch.sin(position * div_term)
-        pe[:, 0, 1::2] = torch.cos(position * div_term)
-        self.register_buffer('pe', pe)
-
-    def forward(self, x):
-        return self.dropout(x + self.pe[:x.size(0)])
-
-
-class TransformerModel(nn.Module):
-    def __init__(self, ntoken, d_model, nhead, d_hid, nlayers, dropout=0.5):
-        super().__init__()
-        self.pos_encoder = PositionalEncoding(d_model, dropout)
-        self.transformer_encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout), nlayers)
-        self.encoder = nn.Embedding(ntoken, d_model)
-        self.d_model = d_model
-        self.decoder = nn.Linear(d_model, ntoken)
-
-    def forward(self, src, src_mask):
-        src = self.encoder(src) * math.sqrt(self.d_model)
-        src = self.pos_encoder(src)
-        return self.decoder(self.transformer_encoder(src, src_mask))
 
 
 model = TransformerModel(ntoken, d_model, 2, 200, 2, 0.2)
