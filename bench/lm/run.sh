@@ -56,9 +56,9 @@ trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "config: $tok, epochs $epochs, max batches/epoch ${max_batches/#0/all}, threads $threads, $([ $full = 1 ] && echo 'with evaluation' || echo 'no evaluation')"
 echo "== PyTorch: /usr/bin/python3 bench/lm/torch_lm.py ${common[*]}"
-OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/torch_lm.py" "${common[@]}" | tee "$tmp/torch.log" | grep -v '^RESULT'
+OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/torch_lm.py" "${common[@]}" | tee "$tmp/torch.log" | grep --line-buffered -v '^RESULT'
 echo "== xfmr: xfmr train-lm ${common[*]} --result-json"
-OMP_NUM_THREADS=$threads XFMR_NO_PROGRESS=1 "$build/xfmr" train-lm "${common[@]}" --result-json | tee "$tmp/xfmr.log" | grep -v '^RESULT'
+OMP_NUM_THREADS=$threads XFMR_NO_PROGRESS=1 "$build/xfmr" train-lm "${common[@]}" --result-json | tee "$tmp/xfmr.log" | grep --line-buffered -v '^RESULT'
 [ -n "$logs" ] && mkdir -p "$logs" && cp "$tmp/torch.log" "$tmp/xfmr.log" "$logs/"
 python3 - "$tmp/torch.log" "$tmp/xfmr.log" <<'PY'
 import json, sys
