@@ -12,11 +12,7 @@
 # /usr/bin/python3 (Debian's python3-torch 1.13; bench/lm/torch_lm.py reports the BLAS it loaded).
 # WikiText-2 is read from ../shared/assets/wikitext-2 (override with XFMR_SHARED_DIR or --data).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-shared=${XFMR_SHARED_DIR:-$root/../shared}
-data=$shared/assets/wikitext-2
-build=$root/build-lm-bench
+source "$(dirname "$0")/common.sh"  # here, root, shared, data, build; require_wikitext, build_xfmr
 threads=2 epochs=1 max_batches=300 full=0 tok=basic_english seed=0 logs=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,16 +29,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ -f "$data/train.txt" ] || [ -f "$data/wiki.train.tokens" ] || { echo "no WikiText-2 in $data" >&2; exit 1; }
+require_wikitext "$data"
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "/usr/bin/python3 has no torch (apt-get install python3-torch)" >&2; exit 1; }
 
-# A fresh build folder is configured for Release; an existing one (e.g. --build build) is only rebuilt.
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXFMR_BUILD_BENCH=OFF -DXFMR_BUILD_EXAMPLES=OFF \
-    -DXFMR_BUILD_TESTS=OFF >/dev/null
-fi
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" || echo "warning: $build is not a Release build" >&2
-cmake --build "$build" --target xfmr -j "$threads" >/dev/null
+build_xfmr "$build" "$threads"
 
 common=(--data "$data" --tokenization "$tok" --epochs "$epochs" --threads "$threads" --seed "$seed")
 if [ "$full" = 1 ]; then

@@ -12,11 +12,7 @@
 #
 # On a 2-core machine a full run takes about 77 min (PyTorch) and 39 min (xfmr) at 2 threads.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-shared=${XFMR_SHARED_DIR:-$root/../shared}
-data=$shared/assets/wikitext-2
-build=$root/build-lm-bench
+source "$(dirname "$0")/common.sh"  # here, root, shared, data, build; require_wikitext, build_xfmr
 logs=$root/build-lm-bench/seeds
 seeds=0,1,2 side=both threads=2 epochs=3 max_batches=0 tok=basic_english
 while [ $# -gt 0 ]; do
@@ -35,16 +31,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $side in both|torch|xfmr) ;; *) echo "--side must be both, torch or xfmr, got $side" >&2; exit 2 ;; esac
-[ -f "$data/train.txt" ] || [ -f "$data/wiki.train.tokens" ] || { echo "no WikiText-2 in $data" >&2; exit 1; }
+require_wikitext "$data"
 mkdir -p "$logs"
 
-if [ "$side" != torch ]; then
-  if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXFMR_BUILD_BENCH=OFF \
-      -DXFMR_BUILD_EXAMPLES=OFF -DXFMR_BUILD_TESTS=OFF >/dev/null
-  fi
-  cmake --build "$build" --target xfmr -j "$threads" >/dev/null
-fi
+[ "$side" = torch ] || build_xfmr "$build" "$threads"
 
 common=(--data "$data" --tokenization "$tok" --epochs "$epochs" --threads "$threads" --max-batches "$max_batches")
 tag="$tok-e$epochs-b$max_batches-t$threads"
