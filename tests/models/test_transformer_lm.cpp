@@ -1,11 +1,13 @@
 // The tutorial's TransformerModel (models::TransformerLM) and its data helpers: structure and
-// state_dict names, initialisation, batchify/get_batch semantics, causal-mask equivalence,
-// dropout determinism, and that a few SGD steps learn a deterministic sequence. (Exact PyTorch
-// parity of the model, its gradients and a 20-step training trajectory is checked by the nn parity
-// suite: families lm and lm_traj.)
+// state_dict names, initialisation (torch's distributions), batchify/get_batch semantics, causal-mask
+// equivalence, dropout determinism, and that a few SGD steps learn a deterministic sequence. (Exact
+// PyTorch parity of the model, its gradients and training trajectories - with dropout 0, and with
+// dropout masks shared through xfmr's generator - is checked by the nn parity suite: lm and lm_traj.)
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "common/test_util.h"
 #include "xfmr/autograd/ops.h"
@@ -99,6 +101,60 @@ TEST(TransformerLM, CausalFlagEqualsMaskAndMaskIsCausal) {
   Tensor c = lm.forward(src2, Tensor(), true);
   EXPECT_TENSOR_CLOSE(c.narrow(0, 0, 5), b.narrow(0, 0, 5), 0, 0);
   EXPECT_FALSE(test::compare_close(c.narrow(0, 5, 1), b.narrow(0, 5, 1), 1e-6, 0).empty());
+}
+
+// The parity goldens load PyTorch's initial weights, so they cannot see an initialisation that
+// differs from torch's in distribution. Check every tensor against torch 1.13's recipe: uniform on
+// [-bound, bound] (max |w| close to the bound, variance bound^2 / 3) or a constant.
+TEST(TransformerLM, InitialisationFollowsTorchDistributions) {
+  models::TransformerLMConfig c = small_config(500);
+  c.d_model = 200;
+  c.d_hid = 300;  // differs from d_model so that fan_in mix-ups show
+  Generator g(4);
+  models::TransformerLM lm(c, g);
+  const double d = 200, h = 300;
+  std::map<std::string, double> bound = {
+      {"self_attn.in_proj_weight", std::sqrt(6.0 / (d + 3 * d))},  // xavier_uniform on [3d, d]
+      {"self_attn.in_proj_bias", 0},
+      {"self_attn.out_proj.weight", 1 / std::sqrt(d)},  // Linear's kaiming_uniform(a=sqrt(5))
+      {"self_attn.out_proj.bias", 0},                   // zeroed by MultiheadAttention
+      {"linear1.weight", 1 / std::sqrt(d)},
+      {"linear1.bias", 1 / std::sqrt(d)},
+      {"linear2.weight", 1 / std::sqrt(h)},
+      {"linear2.bias", 1 / std::sqrt(h)},
+      {"encoder.weight", 0.1},  // the tutorial's init_weights()
+      {"decoder.weight", 0.1},
+      {"decoder.bias", 0}};
+  int checked = 0;
+  for (const auto& [name, t] : lm.named_parameters()) {
+    std::vector<float> v = t.to_vector<float>();
+    if (name.find(".norm") != std::string::npos) {  // LayerNorm: weight 1, bias 0
+      for (float x : v) EXPECT_EQ(x, name.find("weight") != std::string::npos ? 1.0f : 0.0f) << name;
+      ++checked;
+      continue;
+    }
+    const std::string layers = "transformer_encoder.layers.";  // strip "transformer_encoder.layers.N."
+    const std::string key = name.rfind(layers, 0) == 0 ? name.substr(name.find('.', layers.size()) + 1) : name;
+    ASSERT_TRUE(bound.count(key)) << name;
+    const double b = bound[key];
+    double mx = 0, sum = 0, sq = 0;
+    for (float x : v) {
+      mx = std::max(mx, static_cast<double>(std::fabs(x)));
+      sum += x;
+      sq += static_cast<double>(x) * x;
+    }
+    const double n = static_cast<double>(v.size()), mean = sum / n, var = sq / n - mean * mean;
+    if (b == 0) {
+      EXPECT_EQ(mx, 0.0) << name;
+    } else {
+      EXPECT_LE(mx, b) << name;
+      EXPECT_GE(mx, b * (1 - 20.0 / n)) << name;  // n draws: max |w| misses the bound by ~b/n
+      EXPECT_NEAR(var, b * b / 3, 1.5 * b * b / std::sqrt(n)) << name;  // U(-b,b): sd of this estimate 0.3 b^2/sqrt(n)
+      EXPECT_NEAR(mean, 0.0, 6 * b / std::sqrt(3 * n)) << name;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2 * 12 + 3);
 }
 
 TEST(TransformerLM, DropoutUsesTheModelsGenerator) {

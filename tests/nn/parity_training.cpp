@@ -139,6 +139,17 @@ void run_lm(const test::NnCase& c, Checker& k) {
 void run_lm_traj(const test::NnCase& c, Checker& k) {
   const json& data = at(c.spec, "data", c.name);
   auto lm = make_lm(c, at(at(at(c.spec, "model", c.name), "args", c.name), "dropout", c.name).get<float>());
+  // With dropout, PyTorch drew its masks from our generator's stream (see extra_fixtures/lm_dropout.py):
+  // seeding ours the same way must give the same masks, hence the same trajectory.
+  Generator dropout_gen;
+  if (c.spec.contains("dropout_stream")) {
+    const json& ds = c.spec["dropout_stream"];
+    XFMR_CHECK(at(ds, "generator", c.name).get<std::string>() == "std::mt19937_64" &&
+                   at(ds, "keep", c.name).get<std::string>() == "uniform >= p",
+               c.name, ": unsupported dropout_stream ", ds.dump());
+    dropout_gen.manual_seed(at(ds, "seed", c.name).get<uint64_t>());
+    lm->set_generator(&dropout_gen);
+  }
   const std::string proc = text_of(at(c.spec, "procedure", c.name));
   const double lr = find_number(proc, "SGD\\(model\\.parameters\\(\\), lr=" + kNum, c.name);
   const double step_size = find_number(proc, "StepLR\\(optimizer, " + kNum, c.name);

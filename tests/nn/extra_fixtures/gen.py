@@ -7,6 +7,9 @@ which also exercises the runner's fixture-folder override. Regenerate with the s
 
     /usr/bin/python3 tests/nn/extra_fixtures/gen.py tests/nn/extra_fixtures
 
+lm_dropout.py adds the tutorial's training loop with dropout, PyTorch drawing its masks from xfmr's
+generator (std::mt19937_64 replicated in numpy).
+
 Tolerances: 10 x the float32-vs-float64 difference of the same computation, floored at 1e-6
 (optimizers: relative 1e-6), as in the shared fixtures.
 """
@@ -19,6 +22,8 @@ import zlib
 
 import numpy as np
 import torch
+
+import lm_dropout
 
 torch.set_num_threads(1)
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
@@ -366,6 +371,9 @@ def main():
                 "scheduler": {"type": typ, "base_lr": base, "args": args},
                 "outputs": {"lr": "out.lr", "lr_closed_form": "out.lr_closed_form"}}
         save(case, "sched", spec, T, E)
+
+    # --- the tutorial's training loop with dropout, masks from xfmr's generator (see lm_dropout.py)
+    lm_dropout.lm_traj_dropout_case(save, tol)
 
     with open(os.path.join(OUT, "INDEX.json"), "w") as f:
         json.dump({"format": "xfmr-nnref-1", "set": "xfmr-extra", "num_cases": len(CASES), "cases": CASES}, f,

@@ -1,0 +1,215 @@
+"""The tutorial's training loop WITH dropout, for gen.py.
+
+Every other trajectory golden of the tutorial model runs with dropout 0, because PyTorch's and xfmr's
+random streams differ. Here PyTorch draws its dropout masks from xfmr's stream instead: std::mt19937_64
+seeded with `seed`, one 64-bit draw per element, u = (draw >> 40) * 2^-24, keep when u >= p, elements in
+row-major order of each dropout input, dropout calls in forward order. So both sides apply the same masks
+and the losses must agree step by step: any difference in where dropout sits (positional encoding,
+attention probabilities, the feed-forward hidden layer, both residual branches), in its scaling or in its
+backward shows up at once.
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "bench", "lm"))
+import torch_lm  # noqa: E402  (the tutorial's model as the PyTorch side of bench/lm runs it)
+
+
+class Mt19937_64:
+    """std::mt19937_64 (seed(s) and operator()), with the twist vectorised in numpy."""
+    N, M = 312, 156
+    A = np.uint64(0xB5026F5AA96619E9)
+    UPPER = np.uint64(0xFFFFFFFF80000000)
+    LOWER = np.uint64(0x7FFFFFFF)
+
+    def __init__(self, seed):
+        mt = [seed & (2**64 - 1)]
+        for i in range(1, self.N):
+            mt.append((6364136223846793005 * (mt[-1] ^ (mt[-1] >> 62)) + i) & (2**64 - 1))
+        self.mt = np.array(mt, dtype=np.uint64)
+        self.left = np.empty(0, dtype=np.uint64)
+
+    def _twist(self):
+        mt, n, m, one = self.mt, self.N, self.M, np.uint64(1)
+
+        def mix(upper, lower, far):
+            x = (upper & self.UPPER) | (lower & self.LOWER)
+            return far ^ (x >> one) ^ np.where((x & one) != 0, self.A, np.uint64(0))
+
+        # Three slices, each reading only values that the scalar loop would see at that point.
+        mt[:n - m] = mix(mt[:n - m], mt[1:n - m + 1], mt[m:])
+        mt[n - m:n - 1] = mix(mt[n - m:n - 1], mt[n - m + 1:], mt[:m - 1])
+        mt[n - 1:] = mix(mt[n - 1:], mt[:1], mt[m - 1:m])
+        y = mt.copy()
+        y ^= (y >> np.uint64(29)) & np.uint64(0x5555555555555555)
+        y ^= (y << np.uint64(17)) & np.uint64(0x71D67FFFEDA60000)
+        y ^= (y << np.uint64(37)) & np.uint64(0xFFF7EEE000000000)
+        y ^= y >> np.uint64(43)
+        return y
+
+    def next_u64(self, count):
+        parts, have = [self.left], len(self.left)
+        while have < count:
+            parts.append(self._twist())
+            have += self.N
+        draws = np.concatenate(parts)
+        self.left = draws[count:]
+        return draws[:count]
+
+    def uniform(self, count):  # xfmr::Generator::uniform(): 24 random bits, exact in float32
+        return (self.next_u64(count) >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
+def self_check():
+    # The 10000th output of a default-seeded std::mt19937_64 (C++ standard, [rand.predef]).
+    assert Mt19937_64(5489).next_u64(10000)[-1] == np.uint64(9981545732273789042)
+
+
+class StreamDropout:
+    """Stands in for torch.nn.functional.dropout: the masks come from the stream."""
+
+    def __init__(self, seed):
+        self.stream = Mt19937_64(seed)
+        self.calls = 0
+
+    def __call__(self, input, p=0.5, training=True, inplace=False):
+        if not training or p == 0.0:
+            return input
+        keep = self.stream.uniform(input.numel()) >= np.float32(p)
+        self.calls += 1
+        scale = float(np.float32(1.0) / (np.float32(1.0) - np.float32(p)))  # xfmr: 1.0f / (1.0f - p)
+        mask = torch.from_numpy(keep).reshape(input.shape).to(input.dtype)
+        return input * (mask * scale)
+
+
+def markov_stream(ntoken, length, rng):
+    succ = rng.integers(0, ntoken, size=(ntoken, 3))
+    out, t = [], int(rng.integers(ntoken))
+    for _ in range(length):
+        out.append(t)
+        t = int(succ[t, rng.integers(3)])
+    return torch.tensor(out, dtype=torch.int64)
+
+
+def run(args, init, train_stream, val_stream, cfg, dtype, seed):
+    model = torch_lm.TransformerModel(**args).to(dtype)
+    missing = model.load_state_dict({k: v.to(dtype) for k, v in init.items()}, strict=False).missing_keys
+    assert missing == ["pos_encoder.pe"], missing
+    train_data = torch_lm.batchify(train_stream, cfg["bsz"])
+    val_data = torch_lm.batchify(val_stream, cfg["eval_bsz"])
+    bptt, ntok = cfg["bptt"], args["ntoken"]
+    full_mask = torch_lm.generate_square_subsequent_mask(bptt).to(dtype)
+    crit = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"])
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1.0, gamma=cfg["gamma"])
+    drop = StreamDropout(seed)
+    saved_dropout, F.dropout = F.dropout, drop
+    try:
+        losses, norms, lrs, vals, steps = [], [], [], [], []
+        for epoch in range(1, cfg["epochs"] + 1):
+            model.train()
+            for i in range(0, train_data.size(0) - 1, bptt):
+                data, targets = torch_lm.get_batch(train_data, i, bptt)
+                L = data.size(0)
+                out = model(data, full_mask if L == bptt else full_mask[:L, :L])
+                loss = crit(out.view(-1, ntok), targets)
+                lrs.append(opt.param_groups[0]["lr"])
+                steps.append({"step": len(steps) + 1, "epoch": epoch, "i": i, "seq_len": L, "lr": lrs[-1]})
+                opt.zero_grad()
+                loss.backward()
+                norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])))
+                opt.step()
+                losses.append(loss.item())
+            model.eval()
+            total = 0.0
+            with torch.no_grad():
+                for i in range(0, val_data.size(0) - 1, bptt):
+                    data, targets = torch_lm.get_batch(val_data, i, bptt)
+                    L = data.size(0)
+                    out = model(data, full_mask if L == bptt else full_mask[:L, :L])
+                    total += L * crit(out.view(-1, ntok), targets).item()
+            vals.append(total / (len(val_data) - 1))
+            sched.step()
+    finally:
+        F.dropout = saved_dropout
+    final = {k: v.detach().clone() for k, v in model.named_parameters()}
+    return losses, norms, lrs, vals, steps, final, drop.calls
+
+
+def nice(a):
+    e = 10 ** math.floor(math.log10(a))
+    return next(m * e for m in (1, 2, 5, 10) if a <= m * e)
+
+
+def lm_traj_dropout_case(save, tol):
+    self_check()
+    case, seed = "xlm_traj_dropout", 20261126
+    args = {"ntoken": 97, "d_model": 64, "nhead": 2, "d_hid": 96, "nlayers": 2, "dropout": 0.2}
+    cfg = {"bsz": 8, "eval_bsz": 10, "bptt": 16, "epochs": 3, "lr": 5.0, "gamma": 0.95, "clip": 0.5}
+    rng = np.random.default_rng(11)
+    stream = markov_stream(args["ntoken"], 1120 + 400, rng)
+    train_stream, val_stream = stream[:1120], stream[1120:]
+    torch.manual_seed(5)
+    init = torch_lm.TransformerModel(**args).state_dict()
+    init = {k: v.clone() for k, v in init.items() if k != "pos_encoder.pe"}
+    r32 = run(args, init, train_stream, val_stream, cfg, torch.float32, seed)
+    r64 = run(args, init, train_stream, val_stream, cfg, torch.float64, seed)
+    losses, norms, lrs, vals, steps, final, calls = r32
+    assert calls == len(steps) * (1 + 4 * args["nlayers"]), calls
+    per_step, worst = [], 0.0
+    for a, b in zip(losses, r64[0]):
+        worst = max(worst, abs(a - b))
+        per_step.append(nice(max(1e-5, 10 * worst)))
+    T = {"param." + k: v for k, v in init.items()}
+    T["input.train_stream"], T["input.val_stream"] = train_stream, val_stream
+    T["out.train_loss"] = torch.tensor(losses, dtype=torch.float32)
+    T["out.grad_norm"] = torch.tensor(norms, dtype=torch.float64)
+    T["out.lr"] = torch.tensor(lrs, dtype=torch.float64)
+    T["out.val_loss"] = torch.tensor(vals, dtype=torch.float64)
+    E = {"out.train_loss": {"atol": per_step[-1], "rtol": 0.0, "note": "per-step tolerance in per_step_atol"},
+         "out.grad_norm": dict(tol(T["out.grad_norm"], torch.tensor(r64[1], dtype=torch.float64)), rtol=1e-3),
+         "out.lr": {"atol": 1e-12, "rtol": 0.0},
+         "out.val_loss": tol(T["out.val_loss"], torch.tensor(r64[3], dtype=torch.float64), rel=0.0)}
+    for k, v in final.items():
+        T["out.final_params." + k] = v
+        E["out.final_params." + k] = tol(v, r64[5][k])
+    n_batches = len(steps) // cfg["epochs"]
+    spec = {
+        "description": f"tutorial training loop WITH dropout={args['dropout']}: masks drawn from xfmr's generator "
+                       f"(mt19937_64 seed {seed}); {cfg['epochs']} epochs x {n_batches} batches = {len(steps)} steps",
+        "seed": 5,
+        "model": {"type": "TransformerModel (PyTorch tutorial 'Language Modeling with nn.Transformer', torch 1.13 era)",
+                  "args": args, "init": "torch.manual_seed(5) defaults; the exact initial values are stored (param.*)"},
+        "dropout_stream": {
+            "generator": "std::mt19937_64", "seed": seed, "uniform": "(draw >> 40) * 2^-24 (float32)",
+            "keep": "uniform >= p", "scale": "float32(1) / (float32(1) - p)",
+            "order": "one draw per element in row-major order of each dropout input; calls in forward order: "
+                     "pos_encoder, then per layer: attention probabilities [batch, heads, L, S], dropout1, the "
+                     "feed-forward hidden layer, dropout2; none in eval()"},
+        "params": {k: "param." + k for k in init},
+        "param_order": [k for k, _ in torch_lm.TransformerModel(**args).named_parameters()],
+        "data": {"train_stream": "input.train_stream", "val_stream": "input.val_stream",
+                 "streams": "one random sparse Markov chain over the ntoken ids (val_stream continues train_stream)",
+                 "train_data": f"batchify(train_stream, bsz={cfg['bsz']})",
+                 "val_data": f"batchify(val_stream, eval_batch_size={cfg['eval_bsz']})",
+                 "bptt": cfg["bptt"]},
+        "procedure": [
+            f"model = TransformerModel({', '.join(f'{k}={v}' for k, v in args.items())}) loaded with param.*; "
+            "torch.nn.functional.dropout replaced by the dropout_stream",
+            f"criterion = nn.CrossEntropyLoss(); optimizer = SGD(model.parameters(), lr={cfg['lr']}); "
+            f"scheduler = StepLR(optimizer, 1.0, gamma={cfg['gamma']})",
+            f"for epoch in 1..{cfg['epochs']}: train() as the tutorial with clip_grad_norm_(model.parameters(), "
+            f"{cfg['clip']}); evaluate(model, val_data); scheduler.step()"],
+        "outputs": {"train_loss": "out.train_loss", "grad_norm": "out.grad_norm", "lr": "out.lr",
+                    "val_loss": "out.val_loss", "final_params": {k: "out.final_params." + k for k in final}},
+        "steps": steps,
+        "per_step_atol": per_step,
+        "tolerance_note": "per_step_atol[k] = 10 x the largest float32-vs-float64 loss difference up to step k "
+                          "(min 1e-5); both runs use the same masks",
+    }
+    save(case, "lm_traj", spec, T, E)
