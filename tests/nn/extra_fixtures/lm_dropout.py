@@ -1,9 +1,9 @@
 """The tutorial's training loop WITH dropout, for gen.py.
 
 Every other trajectory golden of the tutorial model runs with dropout 0, because PyTorch's and xfmr's
-random streams differ. Here PyTorch draws its dropout masks from xfmr's stream instead: std::mt19937_64
-seeded with `seed`, one 64-bit draw per element, u = (draw >> 40) * 2^-24, keep when u >= p, elements in
-row-major order of each dropout input, dropout calls in forward order. So both sides apply the same masks
+random streams differ. Here PyTorch draws its dropout masks from xfmr's stream instead
+(bench/lm/xfmr_stream.py: std::mt19937_64 seeded with `seed`, keep when u >= p, one draw per element in
+row-major order of each dropout input, dropout calls in forward order). So both sides apply the same masks
 and the losses must agree step by step: any difference in where dropout sits (positional encoding,
 attention probabilities, the feed-forward hidden layer, both residual branches), in its scaling or in its
 backward shows up at once.
@@ -18,73 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "bench", "lm"))
 import torch_lm  # noqa: E402  (the tutorial's model as the PyTorch side of bench/lm runs it)
-
-
-class Mt19937_64:
-    """std::mt19937_64 (seed(s) and operator()), with the twist vectorised in numpy."""
-    N, M = 312, 156
-    A = np.uint64(0xB5026F5AA96619E9)
-    UPPER = np.uint64(0xFFFFFFFF80000000)
-    LOWER = np.uint64(0x7FFFFFFF)
-
-    def __init__(self, seed):
-        mt = [seed & (2**64 - 1)]
-        for i in range(1, self.N):
-            mt.append((6364136223846793005 * (mt[-1] ^ (mt[-1] >> 62)) + i) & (2**64 - 1))
-        self.mt = np.array(mt, dtype=np.uint64)
-        self.left = np.empty(0, dtype=np.uint64)
-
-    def _twist(self):
-        mt, n, m, one = self.mt, self.N, self.M, np.uint64(1)
-
-        def mix(upper, lower, far):
-            x = (upper & self.UPPER) | (lower & self.LOWER)
-            return far ^ (x >> one) ^ np.where((x & one) != 0, self.A, np.uint64(0))
-
-        # Three slices, each reading only values that the scalar loop would see at that point.
-        mt[:n - m] = mix(mt[:n - m], mt[1:n - m + 1], mt[m:])
-        mt[n - m:n - 1] = mix(mt[n - m:n - 1], mt[n - m + 1:], mt[:m - 1])
-        mt[n - 1:] = mix(mt[n - 1:], mt[:1], mt[m - 1:m])
-        y = mt.copy()
-        y ^= (y >> np.uint64(29)) & np.uint64(0x5555555555555555)
-        y ^= (y << np.uint64(17)) & np.uint64(0x71D67FFFEDA60000)
-        y ^= (y << np.uint64(37)) & np.uint64(0xFFF7EEE000000000)
-        y ^= y >> np.uint64(43)
-        return y
-
-    def next_u64(self, count):
-        parts, have = [self.left], len(self.left)
-        while have < count:
-            parts.append(self._twist())
-            have += self.N
-        draws = np.concatenate(parts)
-        self.left = draws[count:]
-        return draws[:count]
-
-    def uniform(self, count):  # xfmr::Generator::uniform(): 24 random bits, exact in float32
-        return (self.next_u64(count) >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
-
-
-def self_check():
-    # The 10000th output of a default-seeded std::mt19937_64 (C++ standard, [rand.predef]).
-    assert Mt19937_64(5489).next_u64(10000)[-1] == np.uint64(9981545732273789042)
-
-
-class StreamDropout:
-    """Stands in for torch.nn.functional.dropout: the masks come from the stream."""
-
-    def __init__(self, seed):
-        self.stream = Mt19937_64(seed)
-        self.calls = 0
-
-    def __call__(self, input, p=0.5, training=True, inplace=False):
-        if not training or p == 0.0:
-            return input
-        keep = self.stream.uniform(input.numel()) >= np.float32(p)
-        self.calls += 1
-        scale = float(np.float32(1.0) / (np.float32(1.0) - np.float32(p)))  # xfmr: 1.0f / (1.0f - p)
-        mask = torch.from_numpy(keep).reshape(input.shape).to(input.dtype)
-        return input * (mask * scale)
+from xfmr_stream import Mt19937_64, StreamDropout, self_check  # noqa: E402
 
 
 def markov_stream(ntoken, length, rng):
@@ -107,7 +41,7 @@ def run(args, init, train_stream, val_stream, cfg, dtype, seed):
     crit = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"])
     sched = torch.optim.lr_scheduler.StepLR(opt, 1.0, gamma=cfg["gamma"])
-    drop = StreamDropout(seed)
+    drop = StreamDropout(Mt19937_64(seed))
     saved_dropout, F.dropout = F.dropout, drop
     try:
         losses, norms, lrs, vals, steps = [], [], [], [], []
