@@ -39,7 +39,7 @@ XFMR_REGISTER_COMMAND("eval-lm", "Validation and test loss/perplexity of a train
   sub.add_option("--checkpoint", checkpoint, "Checkpoint folder written by train-lm --save")->required();
   sub.add_option("--data", dir, "Corpus folder (valid/test as in train-lm)")->required();
   sub.add_option("--eval-batch-size", batch_size, "Batch size (default: the checkpoint's, 10 for the tutorial)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   sub.add_flag("--json", json, "Print as JSON");
   add_threads_option(sub, &threads);
   return std::function<int()>([] { return run_eval_lm(checkpoint, dir, batch_size, json, threads); });

@@ -27,7 +27,7 @@ XFMR_REGISTER_COMMAND("generate-lm", "Sample text from a train-lm checkpoint (li
                             ->required();
                         sub.add_option("--words", o.words, "Number of words to generate")
                             ->capture_default_str()
-                            ->check(CLI::NonNegativeNumber);
+                            ->check(non_negative_number());
                         sub.add_option("--temperature", o.temperature, "Temperature (>= 1e-3; higher = more diverse)")
                             ->capture_default_str();
                         sub.add_option("--seed", o.seed, "Random seed")->capture_default_str();
@@ -35,7 +35,7 @@ XFMR_REGISTER_COMMAND("generate-lm", "Sample text from a train-lm checkpoint (li
                                        "Text to continue (tokenized like the corpus; default: a random first word)");
                         sub.add_option("--window", o.window,
                                        "Context words fed to the model (default: the checkpoint's bptt)")
-                            ->check(CLI::NonNegativeNumber);
+                            ->check(non_negative_number());
                         add_threads_option(sub, &threads);
                         return std::function<int()>([] { return run_generate_lm(checkpoint, o, threads); });
                       });

@@ -96,30 +96,30 @@ XFMR_REGISTER_COMMAND(
       sub.add_option("--epochs", a.epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
       sub.add_option("--batch-size", a.batch_size, "Training batch size (columns of batchify)")
           ->capture_default_str()
-          ->check(CLI::PositiveNumber);
+          ->check(positive_number());
       sub.add_option("--eval-batch-size", a.eval_batch_size, "Validation/test batch size")
           ->capture_default_str()
-          ->check(CLI::PositiveNumber);
-      sub.add_option("--bptt", a.bptt, "Sequence length")->capture_default_str()->check(CLI::PositiveNumber);
-      sub.add_option("--lr", a.lr, "SGD learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+          ->check(positive_number());
+      sub.add_option("--bptt", a.bptt, "Sequence length")->capture_default_str()->check(positive_number());
+      sub.add_option("--lr", a.lr, "SGD learning rate")->capture_default_str()->check(positive_number());
       sub.add_option("--gamma", a.gamma, "StepLR decay per epoch")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-      sub.add_option("--clip", a.clip, "Gradient-norm clipping")->capture_default_str()->check(CLI::PositiveNumber);
+      sub.add_option("--clip", a.clip, "Gradient-norm clipping")->capture_default_str()->check(positive_number());
       sub.add_option("--emsize,--d-model", a.emsize, "Embedding / model width")
           ->capture_default_str()
-          ->check(CLI::PositiveNumber);
-      sub.add_option("--d-hid", a.d_hid, "Feed-forward width")->capture_default_str()->check(CLI::PositiveNumber);
-      sub.add_option("--nlayers", a.nlayers, "Encoder layers")->capture_default_str()->check(CLI::PositiveNumber);
-      sub.add_option("--nhead", a.nhead, "Attention heads")->capture_default_str()->check(CLI::PositiveNumber);
+          ->check(positive_number());
+      sub.add_option("--d-hid", a.d_hid, "Feed-forward width")->capture_default_str()->check(positive_number());
+      sub.add_option("--nlayers", a.nlayers, "Encoder layers")->capture_default_str()->check(positive_number());
+      sub.add_option("--nhead", a.nhead, "Attention heads")->capture_default_str()->check(positive_number());
       sub.add_option("--dropout", a.dropout, "Dropout")->capture_default_str()->check(CLI::Range(0.0, 0.999));
       sub.add_option("--seed", a.seed, "Random seed (initialisation and dropout)")->capture_default_str();
       sub.add_option("--save", a.save, "Checkpoint folder (best model + last/ resumable state)");
       sub.add_option("--resume", a.resume, "Continue from a --save folder (or its last/ subfolder)");
       sub.add_option("--max-batches", a.max_batches, "Cap on training batches per epoch (0 = all)")
           ->capture_default_str()
-          ->check(CLI::NonNegativeNumber);
+          ->check(non_negative_number());
       sub.add_option("--log-interval", a.log_interval, "Batches between log lines")
           ->capture_default_str()
-          ->check(CLI::PositiveNumber);
+          ->check(positive_number());
       sub.add_flag("--no-eval", a.no_eval, "Skip validation and test (throughput runs)");
       sub.add_flag("--no-progress", a.no_progress, "Never draw the progress bar");
       sub.add_flag("--result-json", a.result_json, "Print a final 'RESULT {json}' line (for bench scripts)");

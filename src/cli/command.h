@@ -23,6 +23,11 @@ struct CommandRegistrar {
   explicit CommandRegistrar(Command c) { command_registry().push_back(std::move(c)); }
 };
 
+// Number checks with short messages ("--lr: must be greater than 0, got 0"); CLI11's PositiveNumber
+// and NonNegativeNumber print the whole range, up to a 309-digit double maximum.
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
+
 // Shared option: --threads N (applied before the command runs).
 void add_threads_option(CLI::App& sub, int* threads);
 void apply_threads(int threads);

@@ -1,6 +1,7 @@
 // xfmr: the command-line entry point. Subcommands live in cmd_*.cpp files.
 #include <algorithm>
 #include <iostream>
+#include <string>
 
 #include "cli/command.h"
 #include "xfmr/core/error.h"
@@ -13,6 +14,28 @@ std::vector<Command>& command_registry() {
   static std::vector<Command> commands;
   return commands;
 }
+
+namespace {
+CLI::Validator number_at_least(double low, bool inclusive, const char* what, const char* name) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size()) return "expected a number, got '" + text + "'";
+        if (inclusive ? v >= low : v > low) return {};
+        return std::string("must be ") + what + ", got " + text;
+      },
+      name);
+}
+}  // namespace
+
+CLI::Validator positive_number() { return number_at_least(0, false, "greater than 0", "POSITIVE"); }
+CLI::Validator non_negative_number() { return number_at_least(0, true, "0 or more", "NONNEGATIVE"); }
 
 void add_threads_option(CLI::App& sub, int* threads) {
   sub.add_option("--threads", *threads, "Number of CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
