@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
     auto fn = c.setup(*sub);
     sub->callback([&run, fn] { run = fn; });
   }
+  // CLI11 reports an unknown first word as "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(cmds.begin(), cmds.end(), [&](const Command& c) { return c.name == argv[1]; })) {
+    std::cerr << "xfmr: unknown command '" << argv[1] << "' (xfmr --help lists the commands)\n";
+    return 109;  // CLI11's exit code for arguments it did not expect
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,10 +1,16 @@
 #include "common/test_util.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "xfmr/core/random.h"
+
+namespace fs = std::filesystem;
 
 namespace xfmr::test {
 
@@ -60,6 +66,50 @@ Tensor random_tensor(const Shape& shape, uint64_t seed) {
   Tensor t = Tensor::empty(shape);
   uniform_(t, -1.f, 1.f, g);
   return t;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+namespace {
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+CommandResult run_xfmr(const std::string& args, const std::string& stdin_text, const std::string& env) {
+  static int counter = 0;
+  fs::path dir = fs::temp_directory_path() /
+                 ("xfmr_pipeline_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::create_directories(dir);
+  fs::path in = dir / "stdin", out = dir / "stdout", err = dir / "stderr";
+  {
+    std::ofstream f(in, std::ios::binary);
+    f << stdin_text;
+  }
+  std::string exe = std::string(XFMR_BINARY_DIR) + "/xfmr";
+  std::string cmd = env + (env.empty() ? "" : " ") + shell_quote(exe) + " " + args + " < " + shell_quote(in.string()) +
+                    " > " + shell_quote(out.string()) + " 2> " + shell_quote(err.string());
+  int rc = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return r;
 }
 
 }  // namespace xfmr::test

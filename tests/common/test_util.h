@@ -37,4 +37,13 @@ std::string compare_close(const Tensor& actual, const Tensor& expected, double a
 // Deterministic random f32 tensor in [-1, 1).
 Tensor random_tensor(const Shape& shape, uint64_t seed);
 
+// Runs `xfmr ARGS` (a shell command line fragment), optionally feeding `stdin_text`; captures stdout
+// and stderr and the exit code.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+CommandResult run_xfmr(const std::string& args, const std::string& stdin_text = "", const std::string& env = "");
+std::string shell_quote(const std::string& s);
+
 }  // namespace xfmr::test

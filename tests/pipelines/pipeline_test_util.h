@@ -1,5 +1,4 @@
-// Helpers of the pipeline tests: fixture discovery, structural JSON comparison with tolerances,
-// running the xfmr executable.
+// Helpers of the pipeline tests: fixture discovery, structural JSON comparison with tolerances.
 #pragma once
 
 #include <filesystem>
@@ -26,14 +25,5 @@ struct JsonTolerance {
 // message per difference (empty: equal), naming the JSON path.
 std::vector<std::string> compare_json(const ojson& got, const ojson& expected, const JsonTolerance& tol,
                                       const std::string& path = "$");
-
-// Runs `xfmr ARGS` (a shell command line fragment), optionally feeding `stdin_text`; captures stdout
-// and stderr and the exit code.
-struct CommandResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-CommandResult run_xfmr(const std::string& args, const std::string& stdin_text = "", const std::string& env = "");
-std::string shell_quote(const std::string& s);
 
 }  // namespace xfmr::test
