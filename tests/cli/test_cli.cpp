@@ -1,7 +1,8 @@
-// The `xfmr` executable as users run it: --help on every subcommand, the README's main job (HF-shaped
-// JSON from the bundled sentiment model), option checks with short messages, and a tiny
-// train-lm -> eval-lm -> generate-lm round trip with its error messages. (The libraries behind each
-// command have their own suites; this checks the wiring, the exit codes and what reaches the user.)
+// The `xfmr` executable as users run it: --help on every subcommand, the README's main job
+// (HF-shaped JSON from the bundled sentiment model, stdin input, its errors), option checks with short
+// messages, and a tiny train-lm -> eval-lm -> generate-lm round trip with its error messages. (The
+// libraries behind each command have their own suites; this checks the wiring, the exit codes and
+// what reaches the user.)
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -78,15 +79,44 @@ TEST(Cli, MainJobPrintsHuggingFaceJson) {
   }
 }
 
+// Without TEXT arguments the inputs come from stdin, one per line, one JSON result per line.
+TEST(Cli, PipelineReadsLinesFromStdin) {
+  CommandResult r =
+      run_xfmr("pipeline sentiment-analysis", "It is great to learn deep learning.\nHe dislikes any party.\n");
+  ASSERT_EQ(r.exit_code, 0) << both(r);
+  const size_t nl = r.out.find('\n');
+  ASSERT_NE(nl, std::string::npos) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out.substr(0, nl))[0]["label"], "POSITIVE") << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out.substr(nl + 1))[0]["label"], "NEGATIVE") << r.out;
+}
+
+TEST(Cli, PipelineErrorsNameTheProblem) {
+  struct Case {
+    std::string args, stdin_text, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"pipeline no-such-task x", "", "unknown task 'no-such-task'"},
+           {"pipeline sentiment-analysis --model /nonexistent/xfmr-model x", "",
+            "'/nonexistent/xfmr-model' does not exist"},
+           {"pipeline sentiment-analysis", "bad \xff text\n", "not valid UTF-8 (invalid byte 0xff at byte 4)"}}) {
+    CommandResult r = run_xfmr(c.args, c.stdin_text);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << both(r);
+    EXPECT_NE(r.err.find("xfmr: error: "), std::string::npos) << c.args << "\n" << both(r);
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << both(r);
+    EXPECT_TRUE(r.out.empty()) << c.args << "\n" << both(r);
+  }
+}
+
 TEST(Cli, NumberOptionsSayWhatIsWrongInOneLine) {
   struct Case {
     std::string args, message;
   };
-  for (const Case& c : std::vector<Case>{{"train-lm --data x --lr 0", "--lr: must be greater than 0, got 0"},
-                                         {"train-lm --data x --clip -1", "--clip: must be greater than 0, got -1"},
-                                         {"train-lm --data x --bptt abc", "--bptt: expected a number, got 'abc'"},
-                                         {"train-lm --data x --max-batches -3", "--max-batches: must be 0 or more, got -3"},
-                                         {"generate-lm --checkpoint x --words -1", "--words: must be 0 or more, got -1"}}) {
+  for (const Case& c : std::vector<Case>{
+           {"train-lm --data x --lr 0", "--lr: must be greater than 0, got 0"},
+           {"train-lm --data x --clip -1", "--clip: must be greater than 0, got -1"},
+           {"train-lm --data x --bptt abc", "--bptt: expected a number, got 'abc'"},
+           {"train-lm --data x --max-batches -3", "--max-batches: must be 0 or more, got -3"},
+           {"generate-lm --checkpoint x --words -1", "--words: must be 0 or more, got -1"}}) {
     CommandResult r = run_xfmr(c.args);
     EXPECT_NE(r.exit_code, 0) << c.args;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << both(r);
