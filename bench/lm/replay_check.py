@@ -58,7 +58,7 @@ def torch_losses(a, dtype=torch.float32):
     crit = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=5.0)
     src_mask = torch_lm.generate_square_subsequent_mask(35).to(dtype)
-    saved, F.dropout = F.dropout, StreamDropout(stream)  # every dropout of the model now draws from xfmr's stream
+    saved, F.dropout = F.dropout, StreamDropout(stream)  # every dropout now draws from xfmr's stream
     model.train()
     losses = []
     for batch, i in enumerate(range(0, train_data.size(0) - 1, 35)):
@@ -114,11 +114,14 @@ def main():
         if block:
             print(f"batches {lo:4d}-{lo + 49:4d}: max |diff| {max(block):.2e}")
     apart = next((b for b, xl, rl, _ in pairs if abs(xl - rl) > 1e-3), None)
-    print("the runs drift apart (|diff| > 1e-3) " + (f"from batch {apart}" if apart else "nowhere in these batches"))
+    print("the runs drift apart (|diff| > 1e-3) " +
+          (f"from batch {apart}" if apart else "nowhere in these batches"))
     worst = max(abs(xl - rl) for b, xl, rl, _ in pairs if b < a.check)
     ok = worst <= a.tolerance
-    print(f"batches 0-{a.check - 1}: largest |diff| {worst:.2e} ({'within' if ok else 'ABOVE'} tolerance {a.tolerance})")
+    verdict = "within" if ok else "ABOVE"
+    print(f"batches 0-{a.check - 1}: largest |diff| {worst:.2e} ({verdict} tolerance {a.tolerance})")
     sys.exit(0 if ok else 1)
+
 
 if __name__ == "__main__":
     main()
