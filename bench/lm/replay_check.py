@@ -46,11 +46,7 @@ def xfmr_losses(a):
     return got
 
 
-def torch_losses(a, dtype=torch.float32):
-    torch.set_num_threads(a.threads)
-    itos, train, _, _ = torch_lm.load(a.data, a.tokenization)
-    ntok = len(itos)
-    train_data = torch_lm.batchify(train, 20)
+def torch_losses(a, ntok, train_data, dtype):
     model = torch_lm.TransformerModel(ntok, 200, 2, 200, 2, a.dropout)
     stream = Mt19937_64(a.seed)
     init_tutorial_model(model, stream)
@@ -97,8 +93,11 @@ def main():
     # Reference: PyTorch in float64, i.e. the exact arithmetic of the same run. PyTorch's own float32 run
     # (--f32) drifts from it within a few batches: its clip_grad_norm_ sums 5.8M squares in float32 and
     # is off by ~5e-4 relative, and SGD at lr 5 amplifies any such difference.
-    ref = torch_losses(a, torch.float64)
-    t32 = torch_losses(a, torch.float32) if a.f32 else None
+    torch.set_num_threads(a.threads)
+    itos, train, _, _ = torch_lm.load(a.data, a.tokenization)
+    train_data = torch_lm.batchify(train, 20)
+    ref = torch_losses(a, len(itos), train_data, torch.float64)
+    t32 = torch_losses(a, len(itos), train_data, torch.float32) if a.f32 else None
     # xfmr's first log line (batch 1) holds batches 0 and 1: the tutorial's interval arithmetic.
     def at(t, b):
         return (t[0] + t[1] if b == 1 else t[b]) if t else math.nan

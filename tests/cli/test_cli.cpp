@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,20 +22,6 @@ using xfmr::test::shell_quote;
 namespace {
 
 std::string both(const CommandResult& r) { return "stdout:\n" + r.out + "\nstderr:\n" + r.err; }
-
-// A scratch folder per test, removed at the end.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("xfmr_cli_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // A small corpus with structure to learn: train/valid/test.txt of repeated simple sentences.
 void write_corpus(const fs::path& dir) {
@@ -125,7 +112,7 @@ TEST(Cli, NumberOptionsSayWhatIsWrongInOneLine) {
 }
 
 TEST(Cli, TrainEvalGenerateLanguageModel) {
-  TempDir tmp("lm");
+  xfmr::test::TempDir tmp("xfmr_cli_lm");
   const fs::path data = tmp.path / "data", ckpt = tmp.path / "ckpt";
   fs::create_directories(data);
   write_corpus(data);
@@ -151,16 +138,8 @@ TEST(Cli, TrainEvalGenerateLanguageModel) {
   ASSERT_EQ(g1.exit_code, 0) << both(g1);
   EXPECT_EQ(g1.out, g2.out) << "same seed, same text";
   int words = 0;
-  for (std::string line, all = g1.out; !all.empty();) {
-    const size_t nl = all.find('\n');
-    line = all.substr(0, nl);
-    all = nl == std::string::npos ? "" : all.substr(nl + 1);
-    for (size_t i = 0; i < line.size();) {
-      while (i < line.size() && line[i] == ' ') ++i;
-      if (i < line.size()) ++words;
-      while (i < line.size() && line[i] != ' ') ++i;
-    }
-  }
+  std::istringstream text(g1.out);
+  for (std::string w; text >> w;) ++words;
   EXPECT_EQ(words, 12) << g1.out;
 
   // Errors name what is wrong.

@@ -89,12 +89,21 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
-CommandResult run_xfmr(const std::string& args, const std::string& stdin_text, const std::string& env) {
+TempDir::TempDir(const std::string& prefix) {
   static int counter = 0;
-  fs::path dir = fs::temp_directory_path() /
-                 ("xfmr_pipeline_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  fs::create_directories(dir);
-  fs::path in = dir / "stdin", out = dir / "stdout", err = dir / "stderr";
+  path = fs::temp_directory_path() / (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::remove_all(path);
+  fs::create_directories(path);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+CommandResult run_xfmr(const std::string& args, const std::string& stdin_text, const std::string& env) {
+  TempDir dir("xfmr_cli_run");
+  fs::path in = dir.path / "stdin", out = dir.path / "stdout", err = dir.path / "stderr";
   {
     std::ofstream f(in, std::ios::binary);
     f << stdin_text;
@@ -107,8 +116,6 @@ CommandResult run_xfmr(const std::string& args, const std::string& stdin_text, c
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
   return r;
 }
 

@@ -37,6 +37,16 @@ std::string compare_close(const Tensor& actual, const Tensor& expected, double a
 // Deterministic random f32 tensor in [-1, 1).
 Tensor random_tensor(const Shape& shape, uint64_t seed);
 
+// A fresh, empty scratch folder (unique per process and instance), removed with its contents on
+// destruction.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& prefix = "xfmr_test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
 // Runs `xfmr ARGS` (a shell command line fragment), optionally feeding `stdin_text`; captures stdout
 // and stderr and the exit code.
 struct CommandResult {

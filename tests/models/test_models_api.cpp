@@ -18,20 +18,9 @@ using namespace xfmr;
 using namespace xfmr::models;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using xfmr::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("xfmr_models_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // A tiny config of a model type (HF field names), for `architecture`.
 ModelConfig tiny_config(const std::string& model_type, const std::string& architecture) {

@@ -50,15 +50,15 @@ def write_safetensors(path, tensors, meta):
             f.write(b)
 
 
+def nice(a):
+    """a rounded up to 1, 2 or 5 x a power of ten."""
+    e = 10 ** math.floor(math.log10(a))
+    return next(m * e for m in (1, 2, 5, 10) if a <= m * e)
+
+
 def tol(t32, t64, floor=1e-6, rel=1e-4):
     err = (t32.double() - t64.double()).abs().max().item() if t32.numel() else 0.0
-    a = max(floor, 10 * err)
-    e = 10 ** math.floor(math.log10(a))
-    for m in (1, 2, 5, 10):
-        if a <= m * e:
-            a = m * e
-            break
-    return {"atol": a, "rtol": rel, "f32_vs_f64_max_abs_err": err}
+    return {"atol": nice(max(floor, 10 * err)), "rtol": rel, "f32_vs_f64_max_abs_err": err}
 
 
 CASES = []
@@ -373,7 +373,7 @@ def main():
         save(case, "sched", spec, T, E)
 
     # --- the tutorial's training loop with dropout, masks from xfmr's generator (see lm_dropout.py)
-    lm_dropout.lm_traj_dropout_case(save, tol)
+    lm_dropout.lm_traj_dropout_case(save, tol, nice)
 
     with open(os.path.join(OUT, "INDEX.json"), "w") as f:
         json.dump({"format": "xfmr-nnref-1", "set": "xfmr-extra", "num_cases": len(CASES), "cases": CASES}, f,

@@ -8,7 +8,6 @@ and the losses must agree step by step: any difference in where dropout sits (po
 attention probabilities, the feed-forward hidden layer, both residual branches), in its scaling or in its
 backward shows up at once.
 """
-import math
 import os
 import sys
 
@@ -75,12 +74,7 @@ def run(args, init, train_stream, val_stream, cfg, dtype, seed):
     return losses, norms, lrs, vals, steps, final, drop.calls
 
 
-def nice(a):
-    e = 10 ** math.floor(math.log10(a))
-    return next(m * e for m in (1, 2, 5, 10) if a <= m * e)
-
-
-def lm_traj_dropout_case(save, tol):
+def lm_traj_dropout_case(save, tol, nice):  # gen.py's writer, tolerance and rounding helpers
     self_check()
     case, seed = "xlm_traj_dropout", 20261126
     args = {"ntoken": 97, "d_model": 64, "nhead": 2, "d_hid": 96, "nlayers": 2, "dropout": 0.2}
