@@ -12,6 +12,11 @@ arithmetic); SGD at lr 5 amplifies rounding, so any two float32 runs drift apart
 
   /usr/bin/python3 bench/lm/replay_check.py --data ../shared/assets/wikitext-2 --xfmr build-lm-bench/xfmr
 
+--resume DIR starts both sides from a checkpoint of `xfmr train-lm --save DIR` instead of the
+initialisation: PyTorch loads DIR/last's weights, learning rate and xfmr's generator state, and xfmr
+continues with `--resume DIR`. That checks a trained model (smaller, often unclipped gradients), e.g.
+the third epoch of the tutorial.
+
 Prints the losses of both sides for the first batches and every 10th, the largest difference per
 block of batches, where the runs drift apart, and exits 1 when a difference in the first --check
 batches exceeds --tolerance.
@@ -22,12 +27,14 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import torch
 import torch.nn.functional as F
 
 import torch_lm
-from xfmr_stream import Mt19937_64, StreamDropout, init_tutorial_model, self_check
+from xfmr_checkpoint import resume_point
+from xfmr_stream import Mt19937_64, StreamDropout, from_generator_state, init_tutorial_model, self_check
 
 
 def xfmr_losses(a):
@@ -36,7 +43,11 @@ def xfmr_losses(a):
            "--max-batches", str(a.batches), "--log-interval", "1", "--no-eval", "--seed", str(a.seed),
            "--threads", str(a.threads), "--dropout", str(a.dropout)]
     env = dict(os.environ, XFMR_NO_PROGRESS="1")
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
+        if a.resume:  # the checkpoint's epoch, --max-batches counted from its start; saves go to scratch
+            cmd[cmd.index("--epochs") + 1] = str(a.start["epoch"])
+            cmd += ["--resume", a.resume, "--save", scratch]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr}")
     line = re.compile(r"\|\s+(\d+)/\s*\d+ batches .*\| ppl\s+([0-9.]+)")
@@ -48,11 +59,15 @@ def xfmr_losses(a):
 
 def torch_losses(a, ntok, train_data, dtype):
     model = torch_lm.TransformerModel(ntok, 200, 2, 200, 2, a.dropout)
-    stream = Mt19937_64(a.seed)
-    init_tutorial_model(model, stream)
+    if a.resume:
+        model.load_state_dict(a.start["weights"], strict=True)
+        stream, lr = from_generator_state(a.start["generator"]), a.start["lr"]
+    else:
+        stream, lr = Mt19937_64(a.seed), 5.0
+        init_tutorial_model(model, stream)
     model.to(dtype)
     crit = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=5.0)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     src_mask = torch_lm.generate_square_subsequent_mask(35).to(dtype)
     saved, F.dropout = F.dropout, StreamDropout(stream)  # every dropout now draws from xfmr's stream
     model.train()
@@ -87,8 +102,10 @@ def main():
     ap.add_argument("--f32", action="store_true", help="also run PyTorch in float32 (its own rounding drift)")
     ap.add_argument("--show", type=int, default=5, help="print every batch up to this one")
     ap.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |loss difference| there")
+    ap.add_argument("--resume", help="start from this `xfmr train-lm --save` folder's last/ checkpoint")
     a = ap.parse_args()
     self_check()
+    a.start = resume_point(a.resume) if a.resume else None
     x = xfmr_losses(a)
     # Reference: PyTorch in float64, i.e. the exact arithmetic of the same run. PyTorch's own float32 run
     # (--f32) drifts from it within a few batches: its clip_grad_norm_ sums 5.8M squares in float32 and
@@ -102,7 +119,9 @@ def main():
     def at(t, b):
         return (t[0] + t[1] if b == 1 else t[b]) if t else math.nan
     pairs = [(b, x[b], at(ref, b), at(t32, b)) for b in sorted(x) if b < len(ref)]
-    print(f"seed {a.seed}, dropout {a.dropout}, {len(ref)} batches, threads {a.threads}")
+    origin = (f"from {a.resume} (epoch {a.start['epoch']}, lr {a.start['lr']:.4f})" if a.resume
+              else f"seed {a.seed}")
+    print(f"{origin}, dropout {a.dropout}, {len(ref)} batches, threads {a.threads}")
     print(" batch   xfmr loss  torch f64   |diff|" + ("   torch f32  |f32 - f64|" if a.f32 else ""))
     for b, xl, rl, tl in pairs:
         if b <= a.show or b % 10 == 0:

@@ -7,6 +7,10 @@ handling, optimiser and schedule.
 
 Prints the tutorial's log lines, per-epoch validation loss/ppl, test loss/ppl of the best model,
 training tokens/s, the BLAS torch is using, and a final JSON line (prefix "RESULT ") for bench scripts.
+
+--resume DIR continues an `xfmr train-lm --save DIR` run in PyTorch from its end-of-epoch checkpoint
+(DIR/last: weights, next epoch, learning rate, best validation loss and model), with PyTorch's own
+dropout masks: e.g. the tutorial's third epoch on both sides from the same trained model.
 """
 import argparse
 import json
@@ -14,10 +18,13 @@ import math
 import os
 import re
 import time
+import warnings
 
 import torch
-from torch import nn, Tensor
+from torch import nn
 from torch.nn import TransformerEncoder, TransformerEncoderLayer
+
+from xfmr_checkpoint import resume_point
 
 # torchtext.data.utils.get_tokenizer("basic_english"): lowercase, then these substitutions, then split.
 _PATTERNS = [(re.compile(p), r) for p, r in [
@@ -162,6 +169,7 @@ def main():
     ap.add_argument("--max-batches", type=int, default=0, help="cap training batches per epoch (0 = all)")
     ap.add_argument("--no-eval", action="store_true", help="skip validation/test (throughput runs)")
     ap.add_argument("--log-interval", type=int, default=200)
+    ap.add_argument("--resume", help="continue this `xfmr train-lm --save` folder (see above)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -176,6 +184,17 @@ def main():
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=a.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1.0, gamma=a.gamma)
+    first_epoch, best_val, best_state = 1, float("inf"), None
+    if a.resume:
+        start = resume_point(a.resume)
+        model.load_state_dict(start["weights"], strict=True)
+        first_epoch, best_val, best_state = start["epoch"], start["best_val"], start["best_weights"]
+        with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended here
+            warnings.simplefilter("ignore")
+            for _ in range(first_epoch - 1):
+                scheduler.step()
+        assert abs(scheduler.get_last_lr()[0] - start["lr"]) < 1e-12, (scheduler.get_last_lr(), start["lr"])
+        print(f"resuming from {a.resume}: epoch {first_epoch}, lr {start['lr']:.4f}")
 
     def evaluate(data_source):
         model.eval()
@@ -191,9 +210,8 @@ def main():
         return total / (len(data_source) - 1)
 
     result = {"epochs": [], "threads": a.threads, "blas": blas_in_use(), "vocab": ntokens}
-    best_val, best_state = float("inf"), None
     train_tokens, train_seconds = 0, 0.0
-    for epoch in range(1, a.epochs + 1):
+    for epoch in range(first_epoch, a.epochs + 1):
         model.train()
         total_loss, log_start = 0.0, time.time()
         epoch_start = time.time()

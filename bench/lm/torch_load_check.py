@@ -4,39 +4,18 @@
 so the figures can be compared with `xfmr eval-lm`.
 
   /usr/bin/python3 bench/lm/torch_load_check.py --checkpoint DIR --data ../shared/assets/wikitext-2
-
-Debian's python3-torch has no `safetensors` package; the format is simple enough to read here:
-8-byte little-endian header length, JSON header {name: {dtype, shape, data_offsets}}, raw data.
 """
 import argparse
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_lm  # noqa: E402
-
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    data = blob[8 + n:]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[begin:end]), dtype=DTYPES[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).clone()
-    return out
+from xfmr_checkpoint import read_safetensors  # noqa: E402
 
 
 def main():

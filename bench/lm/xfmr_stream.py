@@ -33,12 +33,25 @@ class Mt19937_64:
         mt[:n - m] = mix(mt[:n - m], mt[1:n - m + 1], mt[m:])
         mt[n - m:n - 1] = mix(mt[n - m:n - 1], mt[n - m + 1:], mt[:m - 1])
         mt[n - 1:] = mix(mt[n - 1:], mt[:1], mt[m - 1:m])
-        y = mt.copy()
+        return self._temper(mt)
+
+    @staticmethod
+    def _temper(x):
+        y = x.copy()
         y ^= (y >> np.uint64(29)) & np.uint64(0x5555555555555555)
         y ^= (y << np.uint64(17)) & np.uint64(0x71D67FFFEDA60000)
         y ^= (y << np.uint64(37)) & np.uint64(0xFFF7EEE000000000)
         y ^= y >> np.uint64(43)
         return y
+
+    @classmethod
+    def from_state(cls, words, index):
+        """The engine libstdc++ writes with operator<<: the 312 state words, then the position in them."""
+        assert len(words) == cls.N and 0 <= index <= cls.N, (len(words), index)
+        g = cls(0)
+        g.mt = np.array(words, dtype=np.uint64)
+        g.left = cls._temper(g.mt[index:])
+        return g
 
     def next_u64(self, count):
         parts, have = [self.left], len(self.left)
@@ -53,9 +66,24 @@ class Mt19937_64:
         return (self.next_u64(count) >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
 
 
+def from_generator_state(text):
+    """xfmr::Generator::state() (written into training_state.safetensors as `lm.generator` by
+    `xfmr train-lm --save`): seed, has_spare, spare, then the std::mt19937_64 engine. Only uniform()
+    draws matter here, so a cached Box-Muller spare is ignored."""
+    fields = text.split()
+    if len(fields) != 3 + Mt19937_64.N + 1:
+        raise ValueError(f"generator state: expected {3 + Mt19937_64.N + 1} fields, got {len(fields)}")
+    return Mt19937_64.from_state([int(w) for w in fields[3:-1]], int(fields[-1]))
+
+
 def self_check():
     # The 10000th output of a default-seeded std::mt19937_64 (C++ standard, [rand.predef]).
     assert Mt19937_64(5489).next_u64(10000)[-1] == np.uint64(9981545732273789042)
+    # Restoring mid-stream continues it: 500 draws, then the state, then the rest.
+    g, ref = Mt19937_64(7), Mt19937_64(7).next_u64(1000)
+    g.next_u64(500)
+    state = [int(w) for w in g.mt], Mt19937_64.N - len(g.left)
+    assert (Mt19937_64.from_state(*state).next_u64(500) == ref[500:]).all()
 
 
 class StreamDropout:
