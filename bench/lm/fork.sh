@@ -50,10 +50,9 @@ run() {  # run SIDE SEED
       --max-batches "$max_batches" --seed "$2" --threads "$threads" >"$log"
   else
     local copy
-    copy=$(mktemp -d)
-    rmdir "$copy"
-    $py "$here/xfmr_checkpoint.py" reseed "$checkpoint" "$copy" "$2"
-    OMP_NUM_THREADS=$threads XFMR_NO_PROGRESS=1 "$build/xfmr" train-lm --data "$data" --resume "$copy" \
+    copy=$(mktemp -d)  # reseed writes the copy to $copy/ck; xfmr's checkpoints go there too
+    $py "$here/xfmr_checkpoint.py" reseed "$checkpoint" "$copy/ck" "$2"
+    OMP_NUM_THREADS=$threads XFMR_NO_PROGRESS=1 "$build/xfmr" train-lm --data "$data" --resume "$copy/ck" \
       --epochs "$epochs" --max-batches "$max_batches" --threads "$threads" >"$log"
     rm -rf "$copy"
   fi

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 import torch_lm
-from xfmr_checkpoint import resume_point
+from xfmr_checkpoint import read_safetensors, resume_point
 from xfmr_stream import Mt19937_64, StreamDropout, from_generator_state, init_tutorial_model, self_check
 
 
@@ -60,7 +60,7 @@ def xfmr_losses(a):
 def torch_losses(a, ntok, train_data, dtype):
     model = torch_lm.TransformerModel(ntok, 200, 2, 200, 2, a.dropout)
     if a.resume:
-        model.load_state_dict(a.start["weights"], strict=True)
+        model.load_state_dict(read_safetensors(a.start["weights"]), strict=True)
         stream, lr = from_generator_state(a.start["generator"]), a.start["lr"]
     else:
         stream, lr = Mt19937_64(a.seed), 5.0

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import TransformerEncoder, TransformerEncoderLayer
 
-from xfmr_checkpoint import resume_point
+from xfmr_checkpoint import read_safetensors, resume_point
 
 # torchtext.data.utils.get_tokenizer("basic_english"): lowercase, then these substitutions, then split.
 _PATTERNS = [(re.compile(p), r) for p, r in [
@@ -187,8 +187,9 @@ def main():
     first_epoch, best_val, best_state = 1, float("inf"), None
     if a.resume:
         start = resume_point(a.resume)
-        model.load_state_dict(start["weights"], strict=True)
-        first_epoch, best_val, best_state = start["epoch"], start["best_val"], start["best_weights"]
+        model.load_state_dict(read_safetensors(start["weights"]), strict=True)
+        first_epoch, best_val = start["epoch"], start["best_val"]
+        best_state = read_safetensors(start["best_weights"]) if start["best_weights"] else None
         with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended here
             warnings.simplefilter("ignore")
             for _ in range(first_epoch - 1):

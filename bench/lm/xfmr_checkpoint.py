@@ -19,13 +19,17 @@ DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF1
           "I64": torch.int64}
 
 
-def read_safetensors(path, with_metadata=False):
-    """{name: tensor}, and with_metadata=True also the header's __metadata__ strings."""
+def _split(path):
+    """(header dict, data bytes) of a safetensors file."""
     with open(path, "rb") as f:
         blob = f.read()
     (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    data = blob[8 + n:]
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def read_safetensors(path, with_metadata=False):
+    """{name: tensor}, and with_metadata=True also the header's __metadata__ strings."""
+    header, data = _split(path)
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -37,33 +41,31 @@ def read_safetensors(path, with_metadata=False):
 
 
 def resume_point(directory):
-    """Where `xfmr train-lm --save DIR` left off, from DIR/last: weights, the epoch to run next, its
-    learning rate, xfmr's generator state, and the best validation loss with the best model (DIR)."""
+    """Where `xfmr train-lm --save DIR` left off, from DIR/last's training state (weights not read):
+    the epoch to run next, its learning rate, xfmr's generator state, the best validation loss, and
+    the paths of the last weights and of the best model (None when DIR has none)."""
     last = os.path.join(directory, "last")
-    _, meta = read_safetensors(os.path.join(last, "training_state.safetensors"), with_metadata=True)
+    meta = _split(os.path.join(last, "training_state.safetensors"))[0].get("__metadata__", {})
     if int(meta["lm.next_batch"]) != 0:
         sys.exit(f"{last}: saved in the middle of an epoch (batch {meta['lm.next_batch']}); "
                  "use one written at the end of an epoch")
     best = os.path.join(directory, "model.safetensors")
-    return {"weights": read_safetensors(os.path.join(last, "model.safetensors")),
+    return {"weights": os.path.join(last, "model.safetensors"),
             "epoch": int(meta["lm.epoch"]),
             "lr": json.loads(meta["xfmr.scheduler"])["last_lr"][0],
             "generator": meta["lm.generator"],
             "best_val": float(meta["lm.best_val_loss"]),
-            "best_weights": read_safetensors(best) if os.path.exists(best) else None}
+            "best_weights": best if os.path.exists(best) else None}
 
 
 def write_metadata(path, update):
     """Rewrites a safetensors file with __metadata__ entries replaced or added (tensors unchanged)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
+    header, data = _split(path)
     header.setdefault("__metadata__", {}).update(update)
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)  # the data section stays 8-byte aligned
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + blob[8 + n:])
+        f.write(struct.pack("<Q", len(text)) + text + data)
 
 
 def reseed(src, dst, seed):
